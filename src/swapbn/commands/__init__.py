@@ -1,0 +1,1 @@
+"""One module per `swapbn` subcommand (see swapbn.cli)."""
