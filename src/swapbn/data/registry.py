@@ -1,0 +1,112 @@
+"""`load_dataset`: one entry point for every data set by name."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import UsageError
+from .dataset import DataSet
+from .splits import stratified_pick
+from .stats import channel_stats
+
+
+def _digits(root: Path | None, seed: int, download: bool) -> DataSet:
+    from . import digits
+
+    return digits.load(seed)
+
+
+def _cifar10(root: Path | None, seed: int, download: bool) -> DataSet:
+    from . import cifar
+
+    return cifar.load("cifar10", root, download)
+
+
+def _cifar100(root: Path | None, seed: int, download: bool) -> DataSet:
+    from . import cifar
+
+    return cifar.load("cifar100", root, download)
+
+
+def _tinyimagenet(root: Path | None, seed: int, download: bool) -> DataSet:
+    from . import tinyimagenet
+
+    return tinyimagenet.load(_need_root("tinyimagenet", root, download))
+
+
+def _imagenet(root: Path | None, seed: int, download: bool) -> DataSet:
+    from . import imagenet
+
+    return imagenet.load("imagenet", _need_root("imagenet", root, download), seed)
+
+
+def _folder(root: Path | None, seed: int, download: bool) -> DataSet:
+    from . import folder
+
+    return folder.load(_need_root("folder", root, download), seed)
+
+
+DATASETS: dict[str, Callable[[Path | None, int, bool], DataSet]] = {
+    "digits": _digits,
+    "cifar10": _cifar10,
+    "cifar100": _cifar100,
+    "tinyimagenet": _tinyimagenet,
+    "imagenet": _imagenet,
+    "folder": _folder,
+}
+
+
+def _need_root(name: str, root: Path | None, download: bool) -> Path:
+    if download:
+        raise UsageError(f"data set {name} cannot be downloaded; pass the folder that holds it")
+    if root is None:
+        raise UsageError(f"data set {name} needs a data root (the folder that holds it)")
+    return root
+
+
+def load_dataset(
+    name: str,
+    root: str | Path | None = None,
+    *,
+    train_subset: int | None = None,
+    val_split: int = 0,
+    seed: int = 0,
+    download: bool = False,
+) -> DataSet:
+    """Load data set `name` (see `DATASETS`) ready for `data.loader(...)`.
+
+    `val_split=N` holds out N training images (stratified, chosen by `seed`) as `data.val`;
+    `train_subset=N` then keeps a stratified, seeded subset of N of the remaining training
+    images. Mean and std describe the training images actually used.
+    """
+    if name not in DATASETS:
+        raise UsageError(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
+    if root is not None:
+        root = Path(root).expanduser()
+        if download and name in ("cifar10", "cifar100"):
+            root.mkdir(parents=True, exist_ok=True)
+        if not root.exists():
+            raise UsageError(f"data root {root} does not exist")
+        if not root.is_dir():
+            raise UsageError(f"data root {root} is not a folder")
+    data = DATASETS[name](root, seed, download)
+    return _select(data, train_subset, val_split, seed)
+
+
+def _select(data: DataSet, train_subset: int | None, val_split: int, seed: int) -> DataSet:
+    """Apply the validation hold-out and the training subset."""
+    if not val_split and train_subset is None:
+        return data
+    train, val = data.train, None
+    if val_split:
+        held, rest = stratified_pick(train.labels, int(val_split), seed, "val_split")
+        train, val = train.subset(rest), train.subset(held)
+    if train_subset is not None and int(train_subset) != len(train):
+        picked, _ = stratified_pick(train.labels, int(train_subset), seed, "train_subset")
+        train = train.subset(picked)
+    changes: dict = {"train": train, "val": val}
+    if train.images is not None:
+        changes["mean"], changes["std"] = channel_stats(train.images)
+    return dataclasses.replace(data, **changes)
