@@ -1,0 +1,113 @@
+"""`swapbn measure RUN_DIR`: saturation, skewness and sparsity of a trained run, per layer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import UsageError
+
+HELP = "measure saturation, channel skewness and sparsity of a trained run, per layer"
+
+MODEL_KEYS = ("arch", "act", "order", "num_classes")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `swapbn train`")
+    p.add_argument("--json", action="store_true", help="print the measure record as JSON")
+    p.add_argument("--max-samples", type=int, default=None, metavar="N",
+                   help="measure only the first N test images")
+    p.add_argument("--split", choices=("test", "val", "train"), default="test",
+                   help="data split to measure (default: test, as the paper)")
+    p.add_argument("--figures", type=Path, default=None, metavar="DIR",
+                   help="write per-layer and channel-distribution figures (PNG) into DIR")
+    p.add_argument("--data-root", default=None, help="data set location (default: the run's)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="cpu")
+
+
+def read_config(run_dir: Path) -> dict:
+    """The run's config.json, checked for what rebuilding the model needs."""
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir} is not a directory; give a run directory of `swapbn train`")
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise UsageError(f"{run_dir} has no config.json; give a run directory of `swapbn train`")
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    missing = [k for k in MODEL_KEYS if k not in config]
+    if missing:
+        raise UsageError(f"{path} lacks {', '.join(missing)}")
+    if not (run_dir / "checkpoint.pt").is_file():
+        raise UsageError(f"{run_dir} has no checkpoint.pt (the run never saved a model)")
+    return config
+
+
+def load_model(run_dir: Path, config: dict, device: str = "cpu"):
+    """Rebuild the run's model from config.json and load checkpoint.pt's weights."""
+    import torch
+
+    from ..models import build_model
+
+    model = build_model(config["arch"], num_classes=config["num_classes"], act=config["act"],
+                        order=config["order"], width=config.get("width", 1.0),
+                        in_channels=config.get("in_channels", 3),
+                        image_size=config.get("image_size", 32), bias=config.get("bias", True),
+                        act_kwargs=config.get("act_kwargs"))
+    try:
+        checkpoint = torch.load(run_dir / "checkpoint.pt", map_location=device, weights_only=True)
+        model.load_state_dict(checkpoint["model"])
+    except (RuntimeError, KeyError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"cannot load {run_dir / 'checkpoint.pt'}: {first}") from None
+    return model.to(device)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data import load_dataset
+    from ..metrics import channel_samples, format_table, measure
+
+    run_dir = Path(args.run_dir)
+    if args.max_samples is not None and args.max_samples < 1:
+        raise UsageError(f"--max-samples must be at least 1, got {args.max_samples}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    config = read_config(run_dir)
+    model = load_model(run_dir, config, args.device)
+    data = load_dataset(config.get("dataset", "digits"), args.data_root or config.get("data_root"),
+                        train_subset=config.get("train_subset"),
+                        val_split=config.get("val_split") or 0, seed=config.get("seed", 0))
+    if args.split == "val" and data.val is None:
+        raise UsageError("the run has no validation split (val_split=0); use --split test")
+    loader = data.loader(args.split, args.batch_size, train=False, device=args.device)
+    result = measure(model, loader, device=args.device, max_samples=args.max_samples)
+    record = result.to_dict()
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        print(f"{run_dir}: {config['arch']} {config['act']} {config['order']}, "
+              f"{record['samples']} {args.split} images")
+        print(format_table(record))
+    if args.figures is not None:
+        from ..report.layer_plots import plot_channel_distributions, plot_layer_metrics
+
+        label = f"{config['order']} ({config['act']})"
+        paths = plot_layer_metrics({label: record}, args.figures)
+        samples = channel_samples(model, data.loader(args.split, args.batch_size, train=False,
+                                                     device=args.device),
+                                  device=args.device, max_samples=args.max_samples)
+        # The paper's Figure 1 shows a deep conv layer: take the last one.
+        convs = [r["name"] for r in record["layers"] if r["kind"] == "conv"]
+        layer = (convs or samples.layers or [None])[-1]
+        if layer is not None:
+            for site in ("act", "block"):
+                paths.append(plot_channel_distributions(
+                    {label: samples}, args.figures / f"channels_{site}.png", layer=layer,
+                    site=site))
+        if not args.json:
+            for p in paths:
+                print(f"wrote {p}")
+    return 0

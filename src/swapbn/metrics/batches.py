@@ -1,0 +1,96 @@
+"""Input batches from whatever the caller has: a DataLoader, an iterable, a tensor, a data set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+
+def input_batches(data, *, batch_size: int = 256, max_samples: int | None = None,
+                  device: torch.device | None = None, split: str = "test") -> Iterator[torch.Tensor]:
+    """Yield input tensors on `device`, stopping after `max_samples` samples.
+
+    `data` is one tensor of inputs (cut into batches), an iterable of input tensors or of
+    (inputs, labels, ...) tuples (a DataLoader, `load_dataset(...).loader(...)`), or a
+    swapbn data set (its `split` is read with the evaluation loader).
+    """
+    if max_samples is not None and max_samples < 1:
+        raise ValueError(f"max_samples must be at least 1, got {max_samples}")
+    if hasattr(data, "loader") and callable(data.loader):
+        data = data.loader(split, batch_size, train=False, device=device or "cpu")
+    elif isinstance(data, torch.Tensor):
+        data = data.split(batch_size)
+    seen = 0
+    for item in data:
+        x = _inputs(item)
+        if max_samples is not None:
+            if seen >= max_samples:
+                break
+            x = x[: max_samples - seen]
+        seen += len(x)
+        yield x if device is None else x.to(device, non_blocking=True)
+
+
+def labelled_batches(data, *, batch_size: int = 64, max_batches: int | None = None,
+                     device: torch.device | None = None, split: str = "train"):
+    """Yield (inputs, labels) pairs; a data set is read with its shuffling training loader."""
+    if hasattr(data, "loader") and callable(data.loader):
+        data = data.loader(split, batch_size, train=True, device=device or "cpu")
+    for i, item in enumerate(data):
+        if max_batches is not None and i >= max_batches:
+            break
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise ValueError("gradient probes need (inputs, labels) batches")
+        x, y = item[0], item[1]
+        if device is not None:
+            x, y = x.to(device), y.to(device)
+        yield x, y
+
+
+def _inputs(item) -> torch.Tensor:
+    if isinstance(item, torch.Tensor):
+        return item
+    if isinstance(item, (tuple, list)) and item and isinstance(item[0], torch.Tensor):
+        return item[0]
+    raise ValueError("data must yield input tensors or (inputs, labels) pairs, "
+                     f"got {type(item).__name__}")
+
+
+def model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    for b in model.buffers():
+        return b.device
+    return torch.device("cpu")
+
+
+@contextmanager
+def evaluating(model: nn.Module, device: torch.device | str | None = None):
+    """Eval mode and no_grad for the body; the previous mode and device come back afterwards."""
+    was_training = model.training
+    before = model_device(model)
+    target = torch.device(device) if device is not None else before
+    if target != before:
+        model.to(target)
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield target
+    finally:
+        model.train(was_training)
+        if target != before:
+            model.to(before)
+
+
+@contextmanager
+def hooked(handles: list):
+    """Remove every hook handle in `handles` on exit, error or not."""
+    try:
+        yield handles
+    finally:
+        for h in handles:
+            h.remove()
+        handles.clear()

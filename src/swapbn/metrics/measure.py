@@ -1,0 +1,166 @@
+"""measure(): every metric of the paper in one pass over the data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from . import formulas
+from .batches import evaluating, hooked, input_batches
+from .moments import ChannelMoments, release_scratch
+from .points import Point, resolve_points
+
+
+@dataclass
+class LayerMeasurement:
+    """Statistics of one measurement point: activation output and block output."""
+
+    name: str
+    kind: str | None
+    bound: float | None
+    act: ChannelMoments
+    block: ChannelMoments
+
+    @property
+    def channels(self) -> int | None:
+        return self.act.channels
+
+    def record(self) -> dict:
+        """The layer's metrics; None where undefined (e.g. saturation of an unbounded activation)."""
+        if self.act.count == 0:
+            skew = signed = None
+            constant = 0
+        else:
+            skew, signed, constant = formulas.layer_skewness(self.act)
+        sparsity = formulas.sparsity(self.block)
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "channels": self.channels,
+            "saturation": formulas.saturation(self.act, self.bound),
+            "skewness": skew,
+            "skewness_signed": signed,
+            "constant_channels": constant,
+            "sparsity": sparsity,
+            "empirical_saturation": None if sparsity is None else 1.0 - sparsity,
+            "act_empirical_saturation": formulas.empirical_saturation(self.act),
+            "bound": self.bound,
+        }
+
+
+@dataclass
+class Measurement:
+    """Per-layer statistics of a model over a data set; `to_dict()` is the JSON record."""
+
+    layers: list[LayerMeasurement]
+    samples: int = 0
+    _records: list[dict] | None = field(default=None, repr=False)
+
+    def records(self) -> list[dict]:
+        if self._records is None:
+            self._records = [layer.record() for layer in self.layers]
+        return self._records
+
+    def to_dict(self) -> dict:
+        recs = self.records()
+        return {
+            "layers": recs,
+            "avg_saturation": formulas.average(r["saturation"] for r in recs),
+            "avg_skewness": formulas.average(r["skewness"] for r in recs),
+            "avg_sparsity": formulas.average(r["sparsity"] for r in recs),
+            "samples": self.samples,
+        }
+
+    def all_reduce(self, group=None) -> Measurement:
+        """Merge the statistics of every data-parallel rank (no-op without torch.distributed)."""
+        for layer in self.layers:
+            layer.act.all_reduce(group)
+            if layer.block is not layer.act:
+                layer.block.all_reduce(group)
+        self._records = None
+        return self
+
+    def table(self) -> str:
+        """Plain-text per-layer table with the model averages underneath."""
+        return format_table(self.to_dict())
+
+
+def _fmt(v, width: int = 10) -> str:
+    return f"{'-':>{width}}" if v is None else f"{v:>{width}.4f}"
+
+
+def format_table(record: dict) -> str:
+    """Render a measure record (Measurement.to_dict()) as a text table."""
+    head = (f"{'#':>3} {'layer':<24} {'kind':<4} {'ch':>5} {'saturation':>10} {'skewness':>10} "
+            f"{'signed':>10} {'const':>5} {'sparsity':>10} {'emp.sat':>10}")
+    lines = [head]
+    for i, r in enumerate(record["layers"], start=1):
+        lines.append(f"{i:>3} {r['name']:<24} {r['kind'] or '':<4} {r['channels'] or 0:>5} "
+                     f"{_fmt(r['saturation'])} {_fmt(r['skewness'])} {_fmt(r['skewness_signed'])} "
+                     f"{r['constant_channels']:>5} {_fmt(r['sparsity'])} "
+                     f"{_fmt(r['empirical_saturation'])}")
+    lines.append(f"{'':>3} {'average':<24} {'':<4} {'':>5} {_fmt(record['avg_saturation'])} "
+                 f"{_fmt(record['avg_skewness'])} {'':>10} {'':>5} {_fmt(record['avg_sparsity'])}")
+    return "\n".join(lines)
+
+
+def _kind(x: torch.Tensor) -> str:
+    return "conv" if x.dim() >= 3 else "fc"
+
+
+def _attach(point: Point, layer: LayerMeasurement, handles: list) -> None:
+    def on_act(module, inputs, output):
+        if layer.kind is None:
+            layer.kind = _kind(output)
+        layer.act.update(output)
+
+    def on_output(module, inputs, output):
+        layer.block.update(output)  # returns nothing: a hook's return value replaces the output
+
+    handles.append(point.act.register_forward_hook(on_act))
+    if not point.shared:
+        handles.append(point.output.register_forward_hook(on_output))
+
+
+def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
+            max_samples: int | None = None, points: Iterable | None = None,
+            batch_size: int = 256) -> Measurement:
+    """Saturation, channel skewness and sparsity of every layer in one pass (SPEC section 3).
+
+    The model runs in eval mode under no_grad (its mode, and its device when `device` moves
+    it, are restored afterwards); forward hooks at the activation output and the block output
+    feed mergeable per-channel statistics and are removed even if the pass fails. `data` is a
+    DataLoader, an iterable of inputs or (inputs, labels), one input tensor or a swapbn data set
+    (its test split); `points` defaults to every swapbn block (see `resolve_points`).
+    """
+    resolved = resolve_points(model, points)
+    layers = []
+    for p in resolved:
+        act = ChannelMoments()
+        block = act if p.shared else ChannelMoments(moments=False)
+        layers.append(LayerMeasurement(p.name, p.kind, p.bound, act, block))
+    samples = 0
+    with evaluating(model, device) as dev, hooked([]) as handles:
+        for p, layer in zip(resolved, layers, strict=True):
+            _attach(p, layer, handles)
+        try:
+            for x in input_batches(data, batch_size=batch_size, max_samples=max_samples,
+                                   device=dev):
+                model(x)
+                samples += len(x)
+        finally:
+            release_scratch()
+    if samples == 0:
+        raise ValueError("no data to measure")
+    for layer in layers:  # results live on the CPU, whatever device measured them
+        shared = layer.block is layer.act
+        if layer.act.sum_abs is not None:
+            layer.act = layer.act.to("cpu")
+        if shared:
+            layer.block = layer.act
+        elif layer.block.sum_abs is not None:
+            layer.block = layer.block.to("cpu")
+    return Measurement(layers, samples)

@@ -1,0 +1,149 @@
+"""Values of a few channels per layer, for distribution plots (paper Figures 1 and 8).
+
+Memory stays bounded by a seeded reservoir: every value gets a uniform random key and the
+`max_values` values with the smallest keys are kept, which is a uniform sample without
+replacement of everything seen, whatever the batch sizes. One extra reservoir per layer
+samples all channels together (the layer distribution of Figure 1, left).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .batches import evaluating, hooked, input_batches
+from .points import resolve_points
+
+SITES = ("act", "block")
+
+
+class Reservoir:
+    """A uniform random sample of at most `size` values per row, kept with random keys."""
+
+    def __init__(self, size: int, generator: torch.Generator) -> None:
+        self.size = size
+        self.generator = generator
+        self.values: torch.Tensor | None = None
+        self.keys: torch.Tensor | None = None
+
+    def add(self, rows: torch.Tensor) -> None:
+        """rows: (R, n) new values for each of R rows."""
+        rows = rows.detach().to("cpu", torch.float32)
+        keys = torch.rand(rows.shape, generator=self.generator)
+        if self.values is not None:
+            rows = torch.cat([self.values, rows], dim=1)
+            keys = torch.cat([self.keys, keys], dim=1)
+        if rows.shape[1] > self.size:
+            keys, idx = keys.topk(self.size, dim=1, largest=False, sorted=False)
+            rows = rows.gather(1, idx)
+        self.values, self.keys = rows, keys
+
+
+class ChannelSamples:
+    """Sampled values per (site, layer): `channels(site, layer)` -> indices, `values` -> (k, n)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray] | None = None) -> None:
+        self.arrays: dict[str, np.ndarray] = dict(arrays or {})
+
+    @property
+    def layers(self) -> list[str]:
+        names = [str(n) for n in self.arrays.get("layers", np.array([], dtype=str))]
+        return names
+
+    def channels(self, layer: str) -> np.ndarray:
+        return self.arrays[f"channels/{layer}"]
+
+    def values(self, site: str, layer: str) -> np.ndarray:
+        """(k, n) float32 samples of the chosen channels at `site` ('act' or 'block')."""
+        return self.arrays[f"{site}/{layer}"]
+
+    def layer_values(self, site: str, layer: str) -> np.ndarray:
+        """Samples over all channels of the layer together."""
+        return self.arrays[f"{site}_layer/{layer}"]
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a .npz atomically (temporary file in the same folder, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+        os.close(fd)
+        try:
+            np.savez_compressed(tmp, **self.arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ChannelSamples:
+        with np.load(path, allow_pickle=False) as data:
+            return cls({k: data[k] for k in data.files})
+
+
+def _choose(channels: int | Sequence[int], total: int, generator: torch.Generator,
+            random: bool) -> torch.Tensor:
+    if isinstance(channels, int):
+        k = min(channels, total)
+        if random:
+            return torch.randperm(total, generator=generator)[:k].sort().values
+        return torch.arange(k)
+    idx = torch.as_tensor(list(channels), dtype=torch.long)
+    if len(idx) and (idx.min() < 0 or idx.max() >= total):
+        raise ValueError(f"channel indices must lie in 0..{total - 1}")
+    return idx
+
+
+def channel_samples(model: nn.Module, data, *, channels: int | Sequence[int] = 4,
+                    max_values: int = 20000, seed: int = 0, random_channels: bool = False,
+                    points: Iterable | None = None, device: torch.device | str | None = None,
+                    max_samples: int | None = None, batch_size: int = 256) -> ChannelSamples:
+    """Sample the values of a few channels of every layer, at activation and block outputs.
+
+    `channels` is a count (the first k channels, as the paper's consecutive channels, or k
+    seeded random ones with `random_channels=True`) or explicit indices. At most `max_values`
+    values are kept per channel, and per layer for the all-channel sample. Same seed and
+    data, same samples.
+    """
+    if max_values < 1:
+        raise ValueError(f"max_values must be at least 1, got {max_values}")
+    resolved = resolve_points(model, points)
+    gen = torch.Generator().manual_seed(seed)
+    state: dict[str, dict] = {}
+
+    def hook(name: str, site: str):
+        def on_output(module, inputs, output):
+            y = output.detach()
+            entry = state.setdefault(name, {})
+            if "channels" not in entry:
+                entry["channels"] = _choose(channels, y.shape[1], gen, random_channels)
+            key = (site, "res")
+            if key not in entry:
+                entry[key] = Reservoir(max_values, gen)
+                entry[(site, "layer")] = Reservoir(max_values, gen)
+            idx = entry["channels"].to(y.device)
+            picked = y.index_select(1, idx).transpose(0, 1).reshape(len(idx), -1)
+            entry[key].add(picked)
+            entry[(site, "layer")].add(y.reshape(1, -1))
+        return on_output
+
+    with evaluating(model, device) as dev, hooked([]) as handles:
+        for p in resolved:
+            handles.append(p.act.register_forward_hook(hook(p.name, "act")))
+            handles.append(p.output.register_forward_hook(hook(p.name, "block")))
+        for x in input_batches(data, batch_size=batch_size, max_samples=max_samples, device=dev):
+            model(x)
+    arrays: dict[str, np.ndarray] = {"layers": np.array([p.name for p in resolved if p.name in state])}
+    for name, entry in state.items():
+        arrays[f"channels/{name}"] = entry["channels"].numpy()
+        for site in SITES:
+            if (site, "res") in entry:
+                arrays[f"{site}/{name}"] = entry[(site, "res")].values.numpy()
+                arrays[f"{site}_layer/{name}"] = entry[(site, "layer")].values[0].numpy()
+    return ChannelSamples(arrays)

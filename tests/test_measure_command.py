@@ -1,0 +1,84 @@
+"""`swapbn measure RUN_DIR` on a run directory laid out as docs/architecture.md describes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from swapbn import build_model
+from swapbn.cli import main
+from swapbn.metrics import measure
+
+CONFIG = {"arch": "vgg16_8", "act": "tanh", "act_kwargs": None, "order": "swap",
+          "width": 0.0625, "bias": True, "num_classes": 10, "in_channels": 1,
+          "image_size": 32, "dataset": "digits", "data_root": None, "train_subset": None,
+          "val_split": 0, "seed": 0}
+
+
+
+@pytest.fixture()
+def run_dir(tmp_path):
+    torch.manual_seed(3)
+    model = build_model(CONFIG["arch"], num_classes=10, act="tanh", order="swap",
+                        width=CONFIG["width"], in_channels=1, image_size=32)
+    with torch.no_grad():  # BN statistics unlike the defaults, so loading them matters
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.2, 2.0)
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
+    torch.save({"model": model.state_dict(), "epoch": 1}, tmp_path / "checkpoint.pt")
+    return tmp_path, model
+
+
+def test_json_record_equals_measure_on_the_test_split(run_dir, capsys):
+    path, model = run_dir
+    assert main(["measure", str(path), "--json", "--max-samples", "100"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    from swapbn.data import load_dataset
+
+    loader = load_dataset("digits").loader("test", 256, train=False)
+    expected = measure(model, loader, max_samples=100).to_dict()
+    assert record["samples"] == 100
+    for got, want in zip(record["layers"], expected["layers"], strict=True):
+        for key, value in want.items():
+            assert got[key] == (pytest.approx(value, rel=1e-9) if isinstance(value, float)
+                                else value)
+
+
+def test_table_and_figures(run_dir, capsys, tmp_path_factory):
+    path, _ = run_dir
+    figures = tmp_path_factory.mktemp("figures")
+    assert main(["measure", str(path), "--max-samples", "40", "--figures", str(figures)]) == 0
+    out = capsys.readouterr().out
+    assert "features.0" in out and "average" in out and "saturation" in out
+    written = sorted(p.name for p in figures.iterdir())
+    assert written == ["channels_act.png", "channels_block.png", "layer_saturation.png",
+                       "layer_skewness.png", "layer_sparsity.png"]
+    for name in written:
+        assert (figures / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda p: p / "missing", "is not a directory"),
+    (lambda p: p, "has no config.json"),
+    (lambda p: (p / "config.json").write_text("{not json") and p, "cannot read"),
+    (lambda p: (p / "config.json").write_text(json.dumps(CONFIG)) and p, "no checkpoint.pt"),
+])
+def test_bad_run_dir_is_one_line_usage_error(tmp_path, capsys, setup, message):
+    target = setup(tmp_path)
+    assert main(["measure", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_checkpoint_of_another_model_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
+    other = build_model("vgg16_8", num_classes=10, act="tanh", order="swap", width=0.125,
+                        in_channels=1, image_size=32)
+    torch.save({"model": other.state_dict()}, tmp_path / "checkpoint.pt")
+    assert main(["measure", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load" in err and len(err.strip().splitlines()) == 1

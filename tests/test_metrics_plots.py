@@ -1,0 +1,56 @@
+"""Per-layer metric figures and channel-distribution figures draw what they are given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from swapbn.metrics import ChannelSamples
+from swapbn.report.layer_plots import (
+    layer_values,
+    plot_channel_distributions,
+    plot_layer_metric,
+    plot_layer_metrics,
+)
+
+
+def record(values):
+    return {"layers": [{"name": f"l{i}", "saturation": v, "skewness": v, "sparsity": v}
+                       for i, v in enumerate(values)]}
+
+
+def test_layer_values_turn_null_into_nan():
+    v = layer_values(record([0.5, None, 0.25]), "saturation")
+    assert v[0] == 0.5 and np.isnan(v[1]) and v[2] == 0.25
+
+
+def test_layer_metric_figure_has_one_coloured_line_per_record(tmp_path):
+    records = {"convention": record([0.1, 0.2, 0.3]), "swap": record([0.8, 0.7, 0.9])}
+    path = plot_layer_metric(records, "saturation", tmp_path / "sat.png")
+    img = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    blue = ((abs(img[..., 0] - 31) < 30) & (abs(img[..., 1] - 119) < 30)
+            & (abs(img[..., 2] - 180) < 30)).sum()
+    orange = ((abs(img[..., 0] - 255) < 30) & (abs(img[..., 1] - 127) < 30)
+              & (img[..., 2] < 60)).sum()
+    assert blue > 100 and orange > 100  # matplotlib's C0 and C1
+    paths = plot_layer_metrics(records, tmp_path / "all")
+    assert [p.name for p in paths] == ["layer_saturation.png", "layer_skewness.png",
+                                       "layer_sparsity.png"]
+    with pytest.raises(ValueError, match="unknown metric"):
+        plot_layer_metric(records, "accuracy", tmp_path / "x.png")
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_channel_distributions_from_samples_and_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {"layers": np.array(["a"]), "channels/a": np.array([0, 3]),
+              "act/a": rng.normal(size=(2, 300)).astype(np.float32),
+              "act_layer/a": rng.normal(size=300).astype(np.float32)}
+    npz = ChannelSamples(arrays).save(tmp_path / "channels.npz")
+    path = plot_channel_distributions({"swap": npz, "convention": ChannelSamples(arrays)},
+                                      tmp_path / "ch.png", title="test")
+    w, h = Image.open(path).size
+    assert w > h > 100  # two rows of three panels
+    with pytest.raises(ValueError, match="no block samples"):
+        plot_channel_distributions({"swap": npz}, tmp_path / "b.png", site="block")
