@@ -1,0 +1,157 @@
+"""`swapbn train`: train one model into a run directory (config, metrics, checkpoint, final).
+
+`add_training_arguments` and `config_from_args` define the training flags once; `swapbn
+compare` uses them too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = "train one model (convention, swap or nobn order) into a run directory"
+
+
+def add_training_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags every training command shares (model, data, recipe, device, output)."""
+    g = p.add_argument_group("model")
+    g.add_argument("--arch", default="vgg16_11", help="model name (see `swapbn models`)")
+    g.add_argument("--act", default="tanh", help="activation: tanh, lecun_tanh, softsign, relu, "
+                   "shifted_tanh")
+    g.add_argument("--act-kwargs", default=None, metavar="K=V,...",
+                   help="activation parameters, e.g. dx=0.5,dy=0.1 for shifted_tanh")
+    g.add_argument("--width", type=float, default=1.0, help="channel multiplier (default %(default)s)")
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="digits",
+                   help="digits, cifar10, cifar100, tinyimagenet, imagenet or folder")
+    g.add_argument("--data-root", default=None, help="folder that holds the data set")
+    g.add_argument("--train-subset", type=int, default=None, metavar="N",
+                   help="train on a stratified subset of N images")
+    g.add_argument("--val-split", type=int, default=0, metavar="N",
+                   help="hold out N training images as a validation split")
+    g = p.add_argument_group("recipe (explicit values override --preset)")
+    g.add_argument("--preset", default=None, help="'paper': the paper's Tables 3-6 recipe")
+    g.add_argument("--epochs", type=int, default=None, help="default 10 (or the preset's)")
+    g.add_argument("--lr", type=float, default=None,
+                   help="initial learning rate (default 0.01 or the preset's)")
+    g.add_argument("--milestones", default=None, metavar="E1,E2",
+                   help="epochs where the lr drops x0.1 (default 50%% and 75%% of the epochs)")
+    g.add_argument("--momentum", type=float, default=0.9)
+    g.add_argument("--wd", type=float, default=None,
+                   help="weight decay of weight layers (default 5e-4 or the preset's)")
+    g.add_argument("--bn-gamma-wd", type=float, default=None,
+                   help="weight decay of BN gamma (default --wd)")
+    g.add_argument("--bn-beta-wd", type=float, default=None,
+                   help="weight decay of BN beta (default --wd)")
+    g.add_argument("--nwdbn", action="store_true",
+                   help="no weight decay on BN gamma and beta (the paper's NWDBN)")
+    g.add_argument("--batch-size", type=int, default=None, help="default 64 (or the preset's)")
+    g = p.add_argument_group("running")
+    g.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    g.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only)")
+    g.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for PyTorch (default: its own choice; 1 is fastest for "
+                        "small models on a CPU shared with other jobs)")
+    g.add_argument("--track-stats", type=int, default=0, metavar="K",
+                   help="measure saturation, skewness and sparsity every K epochs")
+    g.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its checkpoint")
+    g.add_argument("--force", action="store_true",
+                   help="start over in an output folder that already holds a run")
+    g.add_argument("--dry-run", action="store_true",
+                   help="print the resolved configuration as JSON and train nothing")
+    g.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    g.add_argument("--json", action="store_true", help="print the result (final.json) as JSON")
+
+
+def config_from_args(args: argparse.Namespace, *, order: str, seed: int):
+    """The (unresolved) TrainConfig the flags describe, for one order and seed."""
+    from ..training.config import TrainConfig, parse_act_kwargs, parse_milestones
+
+    return TrainConfig(
+        arch=args.arch, act=args.act, order=order, dataset=args.dataset,
+        data_root=args.data_root,
+        act_kwargs=parse_act_kwargs(args.act_kwargs) if args.act_kwargs else None,
+        train_subset=args.train_subset, val_split=args.val_split, width=args.width,
+        epochs=args.epochs, lr=args.lr,
+        milestones=parse_milestones(args.milestones) if args.milestones is not None else None,
+        momentum=args.momentum, wd=args.wd, bn_gamma_wd=args.bn_gamma_wd,
+        bn_beta_wd=args.bn_beta_wd, nwdbn=args.nwdbn, batch_size=args.batch_size, seed=seed,
+        device=args.device, amp=args.amp, track_stats=args.track_stats, preset=args.preset)
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """--threads: PyTorch's intra-op CPU threads for this process."""
+    if args.threads is None:
+        return
+    from ..errors import UsageError
+
+    if args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+
+def describe(config) -> str:
+    """One line with the resolved recipe."""
+    bn = ("no BN" if config.order == "nobn"
+          else f"BN gamma {config.bn_gamma_wd:g}, beta {config.bn_beta_wd:g}")
+    width = f" width {config.width:g}" if config.width != 1 else ""
+    subset = f" ({config.train_subset} training images)" if config.train_subset else ""
+    preset = f" [preset {config.preset}]" if config.preset else ""
+    return (f"{config.arch}{width} {config.act} {config.order}{' NWDBN' if config.nwdbn else ''}"
+            f" on {config.dataset}{subset}: epochs {config.epochs}, lr {config.lr:g}, milestones "
+            f"{','.join(map(str, config.milestones))}, wd {config.wd:g} ({bn}), batch "
+            f"{config.batch_size}, seed {config.seed}{preset}")
+
+
+def summary(final: dict) -> str:
+    """One line with the result of a run."""
+    if final["status"] != "completed":
+        return f"{final['status']} after epoch {final['epochs_completed']}: {final['error']}"
+    n = final["epochs_completed"]
+    text = (f"test accuracy {final['final_test_acc']:.2f}% (best {final['best_test_acc']:.2f}%)"
+            f" after {n} epoch{'s' if n != 1 else ''} in {final['seconds']:.1f} s")
+    stats = final.get("stats") or {}
+    parts = [f"{name} {stats[f'avg_{name}']:.3f}" for name in ("saturation", "skewness",
+                                                                "sparsity")
+             if stats.get(f"avg_{name}") is not None]
+    return text + (f"; avg {', '.join(parts)}" if parts else "")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--order", default="swap", help="convention, swap or nobn")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None,
+                   help="run directory (default runs/train/<dataset>-<arch>-<act>-<order>-s<seed>)")
+    add_training_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import DivergedError
+    from ..training import train
+    from ..training.loop import run_device
+
+    config = config_from_args(args, order=args.order, seed=args.seed).resolve()
+    if args.dry_run:
+        print(json.dumps(config.to_dict(), indent=2))
+        return 0
+    run_device(config)
+    apply_threads(args)
+    out = Path(args.out or f"runs/train/{config.dataset}-{config.arch}-{config.act}-"
+                           f"{config.order}{'-nwdbn' if config.nwdbn else ''}-s{config.seed}")
+    stream = sys.stderr if args.json else sys.stdout
+    if not args.quiet:
+        print(f"{describe(config)} -> {out}", file=stream, flush=True)
+    final = train(config, out, progress=not args.quiet, resume=args.resume, force=args.force,
+                  stream=stream)
+    if args.json:
+        print(json.dumps(final, indent=2))
+    elif not args.quiet:
+        print(summary(final))
+    if final["status"] == "diverged":
+        raise DivergedError(f"run diverged: {final['error']}")
+    return 0

@@ -1,0 +1,93 @@
+"""The paper's training recipes (appendix A.1, Tables 3-6) as data.
+
+A recipe is chosen by model family (VGG / MobileNet), activation family (ReLU / bounded),
+order (convention / swap) and data set. The paper tuned only Tanh among the bounded
+activations, so LeCun Tanh, Softsign and the shifted Tanh use the Tanh table; the no-BN
+models (paper A.2) and NWDBN use the convention column (NWDBN then drops BN weight decay).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .activations import ACTIVATIONS
+
+
+@dataclass(frozen=True)
+class Recipe:
+    epochs: int
+    lr: float
+    milestones: tuple[int, int]
+    wd: float
+    batch_size: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["milestones"] = list(self.milestones)
+        return d
+
+
+PRESET_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "tinyimagenet", "imagenet")
+PRESET_ORDERS: tuple[str, ...] = ("convention", "swap")
+
+# One row per table column: (epochs, lr, (milestones), weight decay, batch size), in the order of
+# PRESET_DATASETS. Keys: (model family, activation family, order).
+_CIFAR = (100, 150)
+_IN_CONV = (30, 60)
+_IN_SWAP = (60, 90)
+_ROWS: dict[tuple[str, str, str], tuple[tuple, ...]] = {
+    # Table 3: VGG16 Tanh
+    ("vgg", "bounded", "convention"): (
+        (200, 0.1, _CIFAR, 1e-4, 128), (200, 0.01, _CIFAR, 5e-4, 128),
+        (200, 0.01, _CIFAR, 1e-3, 128), (100, 0.01, _IN_CONV, 1e-4, 256)),
+    ("vgg", "bounded", "swap"): (
+        (200, 0.01, _CIFAR, 1e-3, 128), (200, 0.1, _CIFAR, 5e-4, 128),
+        (200, 0.01, _CIFAR, 1e-3, 128), (100, 0.01, _IN_SWAP, 1e-3, 256)),
+    # Table 4: VGG16 ReLU
+    ("vgg", "relu", "convention"): (
+        (200, 0.01, _CIFAR, 1e-3, 128), (200, 0.01, _CIFAR, 5e-3, 128),
+        (200, 0.1, _CIFAR, 1e-4, 128), (100, 0.1, _IN_CONV, 1e-4, 256)),
+    ("vgg", "relu", "swap"): (
+        (200, 0.01, _CIFAR, 1e-3, 128), (200, 0.01, _CIFAR, 5e-3, 128),
+        (200, 0.01, _CIFAR, 1e-3, 128), (100, 0.01, _IN_SWAP, 5e-4, 256)),
+    # Table 5: MobileNet Tanh
+    ("mobilenet", "bounded", "convention"): (
+        (200, 0.1, _CIFAR, 1e-4, 128), (200, 0.1, _CIFAR, 5e-4, 128),
+        (200, 0.01, _CIFAR, 1e-4, 128), (100, 0.1, _IN_CONV, 1e-4, 256)),
+    ("mobilenet", "bounded", "swap"): (
+        (200, 0.1, _CIFAR, 1e-4, 128), (200, 0.1, _CIFAR, 5e-4, 128),
+        (200, 0.1, _CIFAR, 1e-4, 128), (100, 0.1, _IN_SWAP, 1e-4, 256)),
+    # Table 6: MobileNet ReLU
+    ("mobilenet", "relu", "convention"): (
+        (200, 0.01, _CIFAR, 1e-3, 128), (200, 0.01, _CIFAR, 5e-3, 128),
+        (200, 0.01, _CIFAR, 5e-3, 128), (100, 0.01, _IN_CONV, 1e-4, 256)),
+    ("mobilenet", "relu", "swap"): (
+        (200, 0.01, _CIFAR, 1e-3, 128), (200, 0.01, _CIFAR, 5e-3, 128),
+        (200, 0.01, _CIFAR, 5e-3, 128), (100, 0.1, _IN_SWAP, 1e-4, 256)),
+}
+
+PAPER: dict[tuple[str, str, str, str], Recipe] = {
+    (family, act_family, order, dataset): Recipe(e, lr, tuple(m), wd, bs)
+    for (family, act_family, order), rows in _ROWS.items()
+    for dataset, (e, lr, m, wd, bs) in zip(PRESET_DATASETS, rows, strict=True)
+}
+
+
+def activation_family(act: str) -> str:
+    """'relu' for ReLU, 'bounded' for every bounded activation (they share the Tanh table)."""
+    if act not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {act!r}; choose from {', '.join(ACTIVATIONS)}")
+    return "bounded" if ACTIVATIONS[act].bounded else "relu"
+
+
+def preset_order(order: str) -> str:
+    """The table column an order uses: nobn (and NWDBN, which is convention) use convention."""
+    return "swap" if order == "swap" else "convention"
+
+
+def paper_recipe(family: str, act: str, order: str, dataset: str) -> Recipe:
+    """The paper's recipe for a model family, activation, order and data set."""
+    if dataset not in PRESET_DATASETS:
+        raise ValueError(f"the paper has no recipe for data set {dataset!r}; "
+                         f"--preset paper covers {', '.join(PRESET_DATASETS)}")
+    return PAPER[(family, activation_family(act), preset_order(order), dataset)]

@@ -1,0 +1,138 @@
+"""Train the same recipe in several orders and seeds, and summarise accuracy and the paper's
+three measures (saturation, skewness, sparsity) per order.
+
+`nwdbn` is accepted as a pseudo-order: the convention order with no weight decay on BN.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import UsageError
+from . import rundir
+from .config import TrainConfig
+from .loop import train
+
+COMPARE_ORDERS: tuple[str, ...] = ("convention", "swap", "nwdbn", "nobn")
+MEASURES: tuple[str, ...] = ("avg_saturation", "avg_skewness", "avg_sparsity")
+COMPARE_JSON = "compare.json"
+COMPARE_MD = "compare.md"
+
+
+def check_orders(orders: Sequence[str]) -> list[str]:
+    for order in orders:
+        if order not in COMPARE_ORDERS:
+            raise UsageError(f"unknown order {order!r}; choose from {', '.join(COMPARE_ORDERS)}")
+    if len(set(orders)) != len(orders) or not orders:
+        raise UsageError(f"orders must be distinct and at least one, got {','.join(orders)}")
+    return list(orders)
+
+
+def order_config(base: TrainConfig, order: str, seed: int) -> TrainConfig:
+    """The resolved config of one comparison run."""
+    if order == "nwdbn":
+        config = base.replace(order="convention", nwdbn=True)
+    else:
+        config = base.replace(order=order)
+    return config.replace(seed=seed, tags={**base.tags, "compare": order}).resolve()
+
+
+def run_name(order: str, seed: int) -> str:
+    return f"{order}-s{seed}"
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.fmean(vals) if vals else None
+
+
+def summarize(runs: list[dict], orders: Sequence[str]) -> list[dict]:
+    """Per order: accuracy mean and sample std over completed seeds, mean model averages."""
+    rows = []
+    for order in orders:
+        mine = [r for r in runs if r["order"] == order]
+        done = [r for r in mine if r["status"] == "completed"]
+        accs = [r["final_test_acc"] for r in done]
+        row = {"order": order, "runs": len(mine), "completed": len(done),
+               "test_acc_mean": _mean(accs),
+               "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else (0.0 if accs else None),
+               "best_test_acc_mean": _mean([r["best_test_acc"] for r in done])}
+        for key in MEASURES:
+            row[key] = _mean([r[key] for r in done])
+        rows.append(row)
+    return rows
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def table(rows: list[dict], markdown: bool = False) -> str:
+    """The summary as aligned text or a markdown table."""
+    head = ["order", "test acc (%)", "avg saturation", "avg skewness", "avg sparsity", "runs"]
+    body = []
+    for r in rows:
+        acc = ("-" if r["test_acc_mean"] is None
+               else f"{r['test_acc_mean']:.2f} ± {r['test_acc_std']:.2f}")
+        body.append([r["order"], acc, _fmt(r["avg_saturation"]), _fmt(r["avg_skewness"]),
+                     _fmt(r["avg_sparsity"]), f"{r['completed']}/{r['runs']}"])
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        return "\n".join(lines)
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                     for row in [head, *body])
+
+
+def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_dir: str | Path,
+            *, progress: bool = True, force: bool = False,
+            stream: TextIO | None = None) -> dict:
+    """Train every (order, seed) into OUT/<order>-s<seed>/ and write compare.json and compare.md.
+
+    Finished runs with the same configuration are reused; interrupted ones are resumed.
+    """
+    stream = stream if stream is not None else sys.stdout
+    orders = check_orders(list(orders))
+    if not seeds:
+        raise UsageError("give at least one seed")
+    configs = [(o, s, order_config(base, o, s)) for o in orders for s in seeds]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    started = time.perf_counter()
+    for i, (order, seed, config) in enumerate(configs, 1):
+        run_dir = out / run_name(order, seed)
+        final = train(config, run_dir, progress=False, resume=True, force=force)
+        stats = final.get("stats") or {}
+        runs.append({"order": order, "seed": seed, "dir": run_dir.name,
+                     "status": final["status"], "final_test_acc": final["final_test_acc"],
+                     "best_test_acc": final["best_test_acc"], "seconds": final["seconds"],
+                     **{k: stats.get(k) for k in MEASURES}})
+        if progress:
+            acc = final["final_test_acc"]
+            result = f"test {acc:.2f}%" if final["status"] == "completed" else final["status"]
+            print(f"[{i}/{len(configs)}] {order:<10} seed {seed}: {result} "
+                  f"({final['seconds']:.1f} s)", file=stream, flush=True)
+    rows = summarize(runs, orders)
+    record = {"config": {k: v for k, v in configs[0][2].to_dict().items()
+                         if k not in ("order", "seed", "nwdbn", "tags")},
+              "orders": orders, "seeds": list(seeds), "summary": rows, "runs": runs,
+              "seconds": time.perf_counter() - started}
+    rundir.write_json(out / COMPARE_JSON, record)
+    c = configs[0][2]
+    recipe = ("the paper's recipe per order" if c.preset else
+              f"lr {c.lr:g}, weight decay {c.wd:g}, {c.epochs} epochs, batch {c.batch_size}")
+    subset = f", {c.train_subset} training images" if c.train_subset else ""
+    header = (f"# {c.arch} {c.act} on {c.dataset}: {', '.join(orders)}\n\n"
+              f"Width {c.width:g}, {recipe}{subset}, seeds {', '.join(map(str, seeds))}; "
+              "test accuracy mean ± std over seeds, model averages of the paper's measures "
+              "on the test split.\n\n")
+    rundir.write_text(out / COMPARE_MD, header + table(rows, markdown=True) + "\n")
+    return record

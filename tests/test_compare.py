@@ -1,0 +1,87 @@
+"""`swapbn compare`: runs per order and seed, the summary table, compare.json and compare.md."""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+from swapbn import cli
+from swapbn.training.compare import summarize
+
+FAST = ["--width", "0.0625", "--train-subset", "80", "--epochs", "1", "--batch-size", "40",
+        "--device", "cpu"]
+
+
+def test_compare_prints_table_and_writes_records(tmp_path, capsys) -> None:
+    out = tmp_path / "cmp"
+    argv = ["compare", "--orders", "swap,nwdbn", "--seeds", "0,1", *FAST,
+            "--out", str(out)]
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("order "))
+    assert lines[header].split() == ["order", "test", "acc", "(%)", "avg", "saturation", "avg",
+                                     "skewness", "avg", "sparsity", "runs"]
+    rows = {line.split()[0]: line for line in lines[header + 1:header + 3]}
+    assert set(rows) == {"swap", "nwdbn"}
+
+    record = json.loads((out / "compare.json").read_text())
+    assert record["orders"] == ["swap", "nwdbn"] and record["seeds"] == [0, 1]
+    assert len(record["runs"]) == 4
+    for order in record["orders"]:
+        finals = [json.loads((out / f"{order}-s{seed}" / "final.json").read_text())
+                  for seed in (0, 1)]
+        configs = [json.loads((out / f"{order}-s{seed}" / "config.json").read_text())
+                   for seed in (0, 1)]
+        assert [c["seed"] for c in configs] == [0, 1]
+        assert all(c["order"] == ("convention" if order == "nwdbn" else order) for c in configs)
+        assert all(c["nwdbn"] == (order == "nwdbn") for c in configs)
+        accs = [f["final_test_acc"] for f in finals]
+        row = next(r for r in record["summary"] if r["order"] == order)
+        assert row["test_acc_mean"] == statistics.mean(accs)
+        assert row["test_acc_std"] == statistics.stdev(accs)
+        sat = statistics.mean(f["stats"]["avg_saturation"] for f in finals)
+        assert row["avg_saturation"] == sat
+        assert row["completed"] == row["runs"] == 2
+        assert f"{row['test_acc_mean']:.2f} ± {row['test_acc_std']:.2f}" in rows[order]
+        assert f"{sat:.3f}" in rows[order]
+    nwdbn = json.loads((out / "nwdbn-s0" / "config.json").read_text())
+    assert (nwdbn["bn_gamma_wd"], nwdbn["bn_beta_wd"]) == (0.0, 0.0)
+
+    md = (out / "compare.md").read_text()
+    assert "| order | test acc (%) | avg saturation | avg skewness | avg sparsity | runs |" in md
+    assert md.count("\n| ") == 3  # header row and one row per order
+
+    # A second call reuses the finished runs: same table, nothing retrained.
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/final.json")}
+    assert cli.main(argv) == 0
+    again = capsys.readouterr().out.splitlines()
+    assert again[header:header + 3] == lines[header:header + 3]
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("*/final.json")}
+
+
+def test_compare_dry_run_lists_every_resolved_run(capsys) -> None:
+    assert cli.main(["compare", "--orders", "convention,nwdbn,nobn", "--seeds", "3,4",
+                     "--dry-run"]) == 0
+    configs = json.loads(capsys.readouterr().out)
+    assert list(configs) == ["convention-s3", "convention-s4", "nwdbn-s3", "nwdbn-s4",
+                             "nobn-s3", "nobn-s4"]
+    assert configs["nwdbn-s4"]["order"] == "convention" and configs["nwdbn-s4"]["nwdbn"]
+    assert configs["nwdbn-s4"]["bn_beta_wd"] == 0.0 and configs["nwdbn-s4"]["seed"] == 4
+    assert configs["nobn-s3"]["width"] == 0.125 and configs["nobn-s3"]["epochs"] == 10
+
+
+def test_summary_counts_diverged_runs_but_averages_completed_ones() -> None:
+    runs = [
+        {"order": "swap", "status": "completed", "final_test_acc": 80.0, "best_test_acc": 81.0,
+         "avg_saturation": 0.5, "avg_skewness": 1.0, "avg_sparsity": 0.2},
+        {"order": "swap", "status": "completed", "final_test_acc": 90.0, "best_test_acc": 90.0,
+         "avg_saturation": 0.7, "avg_skewness": 2.0, "avg_sparsity": 0.4},
+        {"order": "swap", "status": "diverged", "final_test_acc": None, "best_test_acc": None,
+         "avg_saturation": None, "avg_skewness": None, "avg_sparsity": None},
+    ]
+    (row,) = summarize(runs, ["swap"])
+    assert (row["runs"], row["completed"]) == (3, 2)
+    assert row["test_acc_mean"] == 85.0
+    assert abs(row["test_acc_std"] - 50 ** 0.5) < 1e-12  # sample std of 80 and 90
+    assert abs(row["avg_saturation"] - 0.6) < 1e-12 and row["best_test_acc_mean"] == 85.5
