@@ -1,0 +1,38 @@
+"""`swapbn experiments`: the paper's experiments, their runs per scale and estimated times."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "list the paper's experiments with their runs and estimated time per scale"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--grid", action="store_true",
+                   help="count and time the runs of the paper's lr x wd grid too")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..experiments import EXPERIMENTS, SCALES, plan
+    from ..experiments.estimates import human, run_seconds
+    from ..experiments.runner import resolve
+
+    scales = list(SCALES)
+    head = f"{'experiment':<12} " + " ".join(f"{s + ' runs':>10} {'est. time':>11}"
+                                            for s in scales) + "  what (paper)"
+    print(head)
+    for name, experiment in EXPERIMENTS.items():
+        cells = []
+        for s in scales:
+            grid = args.grid and s == "paper" and not experiment.follows
+            runs = plan(name, SCALES[s], grid=grid)
+            seconds = sum(run_seconds(resolve(r), s) for r in runs)
+            cells.append(f"{len(runs):>10} {human(seconds):>11}")
+        print(f"{name:<12} " + " ".join(cells) + f"  {experiment.what} ({experiment.paper})")
+    print()
+    for s, scale in SCALES.items():
+        print(f"{s}: {scale.about}")
+    print("Times are estimates for this machine, one run at a time on 2 CPU cores, from one "
+          "measured training speed scaled by each model's multiply-accumulates; a GPU divides "
+          "the paper scale by about 100-1000.")
+    return 0

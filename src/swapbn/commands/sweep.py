@@ -1,0 +1,135 @@
+"""`swapbn sweep NAME`: run every run of one of the paper's experiments into OUT/<run_id>/.
+
+Exit status 0 when every run of the sweep (run now or found done) completed, 1 when any failed
+or diverged (the summary table names them), 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import UsageError
+
+HELP = "run one of the paper's experiments (see `swapbn experiments`) into run directories"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..experiments import EXPERIMENTS, SCALES
+
+    p.add_argument("name", help=f"experiment: {', '.join(EXPERIMENTS)}")
+    p.add_argument("--scale", default="smoke", help=f"{', '.join(SCALES)} (default smoke)")
+    p.add_argument("--out", required=True, help="output folder: one run directory per run")
+    p.add_argument("--backend", default="local", help="local (default) or ray")
+    p.add_argument("--workers", type=int, default=1,
+                   help="runs at once (local: 1 = in this process, N = process pool; ray on "
+                        "this machine: the local Ray instance's size in runs)")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address (e.g. auto or ray://host:10001); OUT must then be "
+                        "on a filesystem every node sees")
+    p.add_argument("--cpus-per-run", type=float, default=None,
+                   help="CPU cores per run (default: cores / workers; 1 on a Ray cluster)")
+    p.add_argument("--gpus-per-run", type=float, default=None,
+                   help="GPUs per Ray task (default 1 with --device cuda, else 0)")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding one subfolder per data set (cifar10/, cifar100/, "
+                        "tinyimagenet/, imagenet/), or the data set itself")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--grid", action="store_true",
+                   help="the paper's lr x wd grid per setting (appendix A.1)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="seeds to run (default: the scale's)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the runs and their configurations without training")
+    p.add_argument("--quiet", action="store_true", help="only the summary table")
+
+
+def _follow(experiment, out: Path, scale_name: str) -> dict | None:
+    """lr and wd of the followed model (NWDBN / swap) chosen by a `main --grid` sweep in OUT."""
+    from ..experiments import select_per_setting
+    from ..experiments.grid import load_record
+
+    records = []
+    for config_path in sorted(out.glob("main-*/config.json")):
+        try:
+            record = load_record(config_path.parent)
+        except (OSError, json.JSONDecodeError):
+            continue
+        tags = record["config"].get("tags") or {}
+        if tags.get("grid") and tags.get("scale") == scale_name:
+            records.append(record)
+    choice = select_per_setting(records).get(experiment.follows) if records else None
+    if choice is None or choice.lr is None:
+        return None
+    return {"lr": choice.lr, "wd": choice.wd}
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..experiments import (
+        all_completed,
+        get_experiment,
+        get_scale,
+        plan,
+        prepare,
+        run_sweep,
+        summary,
+    )
+    from ..experiments.backends import BACKENDS, import_ray
+    from ..experiments.runner import SweepOptions
+
+    experiment = get_experiment(args.name)
+    scale = get_scale(args.scale)
+    if args.backend not in BACKENDS:
+        raise UsageError(f"unknown backend {args.backend!r}; choose from {', '.join(BACKENDS)}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if args.address and args.backend != "ray":
+        raise UsageError("--address is for --backend ray")
+    if scale.needs_data_root and args.data_root is None and not args.dry_run:
+        raise UsageError(f"scale {scale.name} needs --data-root (the folder holding the data "
+                         "sets)")
+    if args.data_root is not None and not Path(args.data_root).expanduser().is_dir():
+        raise UsageError(f"data root {args.data_root} is not a folder")
+    if args.grid and experiment.follows:
+        raise UsageError(f"{experiment.name} takes lr and wd from the {experiment.follows} "
+                         f"model; run `swapbn sweep main --grid` into the same --out first")
+    if args.backend == "ray" and not args.dry_run:
+        import_ray()
+    out = Path(args.out)
+    follow = _follow(experiment, out, scale.name) if experiment.follows else None
+    specs = plan(experiment.name, scale, grid=args.grid,
+                 seeds=tuple(args.seeds) if args.seeds else None, data_root=args.data_root,
+                 device=args.device, follow=follow)
+    planned = prepare(specs, out)
+    counts = {s: sum(p.state == s for p in planned) for s in ("new", "resume", "changed", "done")}
+    todo = len(planned) - counts["done"]
+    print(f"{experiment.name} at scale {scale.name}: {len(planned)} runs, {todo} to run "
+          f"({counts['new']} new, {counts['resume']} to continue, {counts['changed']} changed), "
+          f"{counts['done']} already done" + (f"; lr {follow['lr']:g}, wd {follow['wd']:g} "
+                                               f"from the {experiment.follows} grid"
+                                               if follow else ""))
+    if args.dry_run:
+        for p in planned:
+            print(f"{p.run_id}  [{p.state}]  {json.dumps(_shown(p.config))}")
+        return 0
+    gpus = args.gpus_per_run
+    if gpus is None:
+        gpus = 1 if (args.device or "").startswith("cuda") else 0
+    cpus = args.cpus_per_run if args.cpus_per_run is not None else (1 if args.address else None)
+    options = SweepOptions(backend=args.backend, workers=args.workers, address=args.address,
+                           cpus_per_run=cpus, gpus_per_run=gpus, progress=not args.quiet)
+    seconds = run_sweep(planned, out, options)
+    print(summary(planned))
+    failed = [p.run_id for p in planned if (p.result or {}).get("status") != "completed"]
+    print(f"{len(planned) - len(failed)}/{len(planned)} completed, {todo} run now in "
+          f"{seconds:.0f}s; run directories in {out}")
+    return 0 if all_completed(planned) else 1
+
+
+def _shown(config: dict) -> dict:
+    """The values that tell runs apart (the rest is the scale's, the same for every run)."""
+    keys = ("arch", "act", "order", "nwdbn", "dataset", "data_root", "width", "train_subset",
+            "epochs", "milestones", "lr", "wd", "bn_gamma_wd", "bn_beta_wd", "batch_size",
+            "seed", "track_stats", "preset")
+    return {k: config[k] for k in keys if config.get(k) is not None}

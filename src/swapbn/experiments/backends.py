@@ -1,0 +1,98 @@
+"""Where the runs of a sweep execute: this process, a local process pool, or Ray.
+
+Every backend calls `execute.run_one(job)` per run and hands each result to `on_result` as soon
+as it arrives, so the sweep reports progress in completion order. Run directories are written
+by the workers themselves: with Ray on a cluster the output folder must be on a filesystem
+every node sees (NFS, a shared volume), otherwise the results stay on the node that ran them.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from ..errors import UsageError
+from .execute import error_line, record_failure, run_one
+
+Result = dict
+OnResult = Callable[[Result], None]
+BACKENDS = ("local", "ray")
+
+
+def _crashed(job: dict, exc: BaseException) -> Result:
+    """A run whose worker died (out of memory, killed): nothing could record it but us."""
+    final = record_failure(Path(job["out_dir"]), job["config"], exc, 0.0, 0.0)
+    return {"run_id": job["run_id"], "status": "failed", "final_test_acc": None,
+            "seconds": None, "error": final.get("error")}
+
+
+def run_local(jobs: list[dict], *, workers: int, on_result: OnResult) -> None:
+    """Sequentially in this process (workers=1), else a pool of `workers` spawned processes."""
+    if workers <= 1:
+        for job in jobs:
+            on_result(run_one(job))
+        return
+    # spawn: a fresh interpreter per worker (fork would copy torch's thread pools and locks).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(run_one, job): job for job in jobs}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as exc:
+                result = _crashed(futures[future], exc)
+            on_result(result)
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--backend ray needs Ray, which is not installed: "
+                         "pip install 'swapbn[ray]'") from None
+    return ray
+
+
+def run_ray(jobs: list[dict], *, address: str | None, num_cpus: int | None,
+            cpus_per_run: float, gpus_per_run: float, on_result: OnResult) -> None:
+    """Each run as a Ray task on the cluster at `address`, or on a local Ray instance.
+
+    A local instance gets `num_cpus` CPUs, no dashboard and quiet logging, and is shut down at
+    the end; an existing cluster is only connected to.
+    """
+    ray = import_ray()
+    started = False
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+        else:
+            # Ray runs its workers at niceness 15 by default; on a machine shared with other
+            # work that starves them (minutes to import torch), so the local instance's runs get
+            # the priority the local backend's have. RAY_worker_niceness set by the user wins.
+            os.environ.setdefault("RAY_worker_niceness", "0")
+            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.ERROR,
+                     log_to_driver=False, configure_logging=True)
+        started = True
+    try:
+        task = ray.remote(run_one).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run,
+                                            max_retries=0)
+        pending = {task.remote(job): job for job in jobs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                job = pending.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except Exception as exc:  # the task's worker died
+                    result = _crashed(job, exc)
+                on_result(result)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+__all__ = ["BACKENDS", "error_line", "import_ray", "run_local", "run_ray"]

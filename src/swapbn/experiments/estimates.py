@@ -1,0 +1,99 @@
+"""Rough run-time estimates for `swapbn experiments`: model cost x images / measured speed.
+
+The cost of a model is its multiply-accumulates per image, counted from its layer shapes. The speed is one measurement on the development machine (2 CPU cores,
+one thread per run): estimates for other models assume the same multiply-accumulates per
+second, which flatters tiny models and large images alike -- they are estimates, not promises.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import nn
+
+# (train images, test images, image size, classes) of every data set.
+DATASET_SIZES: dict[str, tuple[int, int, int, int]] = {
+    "digits": (1437, 360, 32, 10),
+    "cifar10": (50_000, 10_000, 32, 10),
+    "cifar100": (50_000, 10_000, 32, 100),
+    "tinyimagenet": (100_000, 10_000, 64, 200),
+    "imagenet": (1_281_167, 50_000, 224, 1000),
+}
+
+# Measured here: vgg16_11, width 0.25, 32x32 CIFAR-10 images, batch 128, one CPU thread per
+# run while the machine was shared: training images per second (forward + backward + step).
+REFERENCE = {"arch": "vgg16_11", "width": 0.25, "image_size": 32, "train_images_per_s": 450.0}
+# A backward pass costs about twice the forward one; evaluation is a forward pass only.
+TRAIN_COST = 3.0
+# Seconds per run outside the epochs: start-up, data loading, final measurement.
+OVERHEAD_S = {"smoke": 2.5, "cpu": 60.0, "paper": 120.0}
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def count_macs(model: nn.Module, image_size: int) -> int:
+    """Multiply-accumulates of one forward pass on one image, without running it.
+
+    Follows the spatial size through the leaf modules in registration order, which is the
+    forward order of the sequential VGG and MobileNet models (the test checks this against a
+    forward pass with hooks).
+    """
+    h = w = image_size
+    total = 0
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            (kh, kw), (sh, sw), (ph, pw) = (_pair(module.kernel_size), _pair(module.stride),
+                                            _pair(module.padding))
+            h, w = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+            total += h * w * module.out_channels * kh * kw * module.in_channels // module.groups
+        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+            (kh, kw), (sh, sw), (ph, pw) = (_pair(module.kernel_size),
+                                            _pair(module.stride or module.kernel_size),
+                                            _pair(module.padding))
+            h, w = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+        elif isinstance(module, nn.AdaptiveAvgPool2d):
+            h, w = _pair(module.output_size)
+        elif isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features
+    return total
+
+
+@functools.lru_cache(maxsize=256)
+def macs(arch: str, width: float, image_size: int, num_classes: int) -> int:
+    """count_macs of a model built on the meta device (no memory, no initialisation work)."""
+    from ..models import build_model
+
+    with torch.device("meta"):
+        model = build_model(arch, num_classes=num_classes, width=width, image_size=image_size)
+    return count_macs(model, image_size)
+
+
+def macs_per_second() -> float:
+    ref = REFERENCE
+    return TRAIN_COST * ref["train_images_per_s"] * macs(ref["arch"], ref["width"],
+                                                         ref["image_size"], 10)
+
+
+def run_seconds(config: dict, scale: str) -> float:
+    """Estimated seconds of one resolved run config on this machine."""
+    train_n, test_n, size, classes = DATASET_SIZES.get(config["dataset"], (50_000, 10_000, 32, 10))
+    if config.get("train_subset"):
+        train_n = min(train_n, int(config["train_subset"]))
+    per_image = macs(config["arch"], float(config["width"]), size, classes)
+    work = config["epochs"] * per_image * (TRAIN_COST * train_n + test_n)
+    return OVERHEAD_S.get(scale, 30.0) + work / macs_per_second()
+
+
+def human(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    if seconds < 2 * 365 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    return f"{seconds / (365 * 86400):.0f} years"

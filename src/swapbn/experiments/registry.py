@@ -1,0 +1,217 @@
+"""The paper's experiments as data: what each one varies, turned into run specs at any scale.
+
+An experiment is a list of *variants* (one setting of the model and training: e.g. Tanh in swap
+order); a scale adds the shared values and the seeds. Every run carries `tags` in its config
+(stored in config.json) so that reports group runs without knowing the experiments:
+
+    tags = {"experiment", "scale", "variant", "setting", <the keys that vary>}
+
+`variant` names one setting and groups its seeds; `setting` is the variant without the
+hyperparameter grid point (equal to `variant` when no grid is run), so grid selection picks one
+variant per setting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+from .grid import grid_points
+from .scales import Scale
+
+BOUNDED = ("tanh", "lecun_tanh", "softsign")
+DEPTHS = tuple(range(8, 17))
+# Figure 5: beta weight decay 0, 1e-4, ..., 1e-3 on NWDBN.
+BETA_WDS = tuple(round(i * 1e-4, 6) for i in range(11))
+# Figures 7 and 18: weight decay on both BN affine parameters of the swap model.
+AFFINE_WDS = (0.0, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One setting of an experiment: TrainConfig overrides and the tags that name it."""
+
+    label: str
+    overrides: dict
+    tags: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: its directory name and its (unresolved) TrainConfig values."""
+
+    run_id: str
+    config: dict
+
+    @property
+    def tags(self) -> dict:
+        return self.config["tags"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    what: str
+    paper: str
+    variants: Callable[[Scale], list[Variant]]
+    # True for experiments whose hyperparameters follow another model's (no grid of their own).
+    follows: str | None = None
+    # Extra TrainConfig values (measurements the figures need).
+    extra: dict = field(default_factory=dict)
+
+
+def _order_tag(order: str, nwdbn: bool = False) -> str:
+    return "nwdbn" if nwdbn else order
+
+
+def _table1(scale: Scale) -> list[Variant]:
+    out = []
+    for dataset in scale.datasets:
+        for arch in ("vgg16", "mobilenet"):
+            for act in ("relu", "tanh"):
+                for order in ("convention", "swap"):
+                    label = f"{arch}/{act}/{order}/{dataset}"
+                    keys = {"arch": arch, "act": act, "order": order, "dataset": dataset}
+                    out.append(Variant(label, dict(keys), dict(keys)))
+    return out
+
+
+def _table2(scale: Scale) -> list[Variant]:
+    return [Variant(f"{act}/{order}",
+                    {"arch": "vgg16_11", "act": act, "order": order,
+                     "dataset": scale.main_dataset},
+                    {"act": act, "order": order, "arch": "vgg16_11"})
+            for act in BOUNDED for order in ("convention", "swap")]
+
+
+def _depth(scale: Scale) -> list[Variant]:
+    return [Variant(f"vgg16_{n}",
+                    {"arch": f"vgg16_{n}", "act": "tanh", "order": "swap",
+                     "dataset": scale.main_dataset},
+                    {"arch": f"vgg16_{n}", "depth": n, "order": "swap"})
+            for n in DEPTHS]
+
+
+def _main(scale: Scale) -> list[Variant]:
+    base = {"arch": "vgg16_11", "act": "tanh", "dataset": scale.main_dataset}
+    return [
+        Variant("convention", {**base, "order": "convention"}, {"order": "convention"}),
+        Variant("nwdbn", {**base, "order": "convention", "nwdbn": True}, {"order": "nwdbn"}),
+        Variant("swap", {**base, "order": "swap"}, {"order": "swap"}),
+    ]
+
+
+def _nwdbn_beta(scale: Scale) -> list[Variant]:
+    base = {"arch": "vgg16_11", "act": "tanh", "dataset": scale.main_dataset,
+            "order": "convention", "nwdbn": True, "bn_gamma_wd": 0.0}
+    return [Variant(f"beta_wd={wd:g}", {**base, "bn_beta_wd": wd},
+                    {"order": "nwdbn", "bn_beta_wd": wd})
+            for wd in BETA_WDS]
+
+
+def _swap_affine(scale: Scale) -> list[Variant]:
+    base = {"arch": "vgg16_11", "act": "tanh", "dataset": scale.main_dataset, "order": "swap"}
+    return [Variant(f"bn_wd={wd:g}", {**base, "bn_gamma_wd": wd, "bn_beta_wd": wd},
+                    {"order": "swap", "bn_wd": wd})
+            for wd in AFFINE_WDS]
+
+
+def _nobn(scale: Scale) -> list[Variant]:
+    base = {"arch": "vgg16", "act": "tanh", "dataset": scale.main_dataset}
+    return [Variant(order, {**base, "order": order}, {"order": order})
+            for order in ("convention", "nobn")]
+
+
+def _datasets(scale: Scale) -> list[Variant]:
+    return [Variant(dataset, {"arch": "vgg16", "act": "tanh", "order": "swap",
+                              "dataset": dataset},
+                    {"dataset": dataset, "arch": "vgg16", "order": "swap"})
+            for dataset in scale.datasets]
+
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
+    Experiment("table1", "{VGG16, MobileNet} x {ReLU, Tanh} x {convention, swap} per data set",
+               "Table 1, Figure 9", _table1),
+    Experiment("table2", "VGG16_11 x {Tanh, LeCun Tanh, Softsign} x {convention, swap}",
+               "Table 2, Figure 13", _table2),
+    Experiment("depth", "swap VGG16_n, n = 8..16 (Tanh)", "Table 7, Figure 14", _depth),
+    Experiment("main", "VGG16_11 Tanh: convention, NWDBN, swap, with per-epoch statistics, "
+               "channel samples and gradient probes",
+               "Figures 1, 3, 4, 8, 15-17; section 5.2", _main,
+               extra={"track_stats": 1}),
+    Experiment("nwdbn-beta", "NWDBN with beta weight decay 0, 1e-4, ..., 1e-3",
+               "Figure 5", _nwdbn_beta, follows="nwdbn"),
+    Experiment("swap-affine", "swap with BN affine weight decay 0, 1e-6, ..., 5e-4",
+               "Figures 7, 18", _swap_affine, follows="swap"),
+    Experiment("nobn", "VGG16 Tanh: convention against no BN", "A.2, Figure 10", _nobn),
+    Experiment("datasets", "swap VGG16 Tanh per data set (layer skewness)", "Figure 9",
+               _datasets),
+)}
+
+
+def get_experiment(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise UsageError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def slug(text: str) -> str:
+    """A readable folder-name fragment: 'tanh/swap' -> 'tanh-swap', 'beta_wd=1e-4' -> ..."""
+    return re.sub(r"[^a-z0-9._]+", "-", text.lower().replace("=", "")).strip("-")
+
+
+def dataset_root(data_root: str | None, dataset: str) -> str | None:
+    """The folder of one data set: DATA_ROOT/<dataset> when that folder exists, else DATA_ROOT.
+
+    So one root serves every data set (cifar10/, cifar100/, tinyimagenet/, imagenet/ beside
+    each other), and a root that is itself the data set works for single-data-set sweeps.
+    """
+    from pathlib import Path
+
+    if data_root is None or dataset == "digits":
+        return None
+    sub = Path(data_root).expanduser() / dataset
+    return str(sub if sub.is_dir() else Path(data_root).expanduser())
+
+
+def plan(name: str, scale: Scale, *, grid: bool = False, seeds: tuple[int, ...] | None = None,
+         data_root: str | None = None, device: str | None = None,
+         follow: dict | None = None) -> list[RunSpec]:
+    """Every run of experiment `name` at `scale`, in a stable order.
+
+    `grid` multiplies each variant by the paper's lr x wd grid; `follow` (lr and wd, e.g. the
+    selected NWDBN or swap setting) overrides the hyperparameters of experiments that follow
+    another model's.
+    """
+    experiment = get_experiment(name)
+    runs: list[RunSpec] = []
+    for variant in experiment.variants(scale):
+        dataset = variant.overrides.get("dataset", scale.main_dataset)
+        points = grid_points(dataset) if grid else [None]
+        for point in points:
+            config = {**scale.base, **experiment.extra, **variant.overrides}
+            label = variant.label
+            tags = {"experiment": name, "scale": scale.name, "setting": variant.label,
+                    **variant.tags}
+            if point is not None:
+                config.update(point)
+                label = f"{variant.label}/lr={point['lr']:g},wd={point['wd']:g}"
+                tags.update({"lr": point["lr"], "wd": point["wd"], "grid": True})
+            elif follow:
+                config.update(follow)
+                tags.update({k: follow[k] for k in ("lr", "wd") if k in follow})
+            tags["variant"] = label
+            root = dataset_root(data_root, dataset)
+            if root is not None:
+                config["data_root"] = root
+            if device is not None:
+                config["device"] = device
+            for seed in (seeds if seeds is not None else scale.seeds_for(dataset)):
+                run_id = f"{name}-{slug(label)}-s{seed}"
+                runs.append(RunSpec(run_id, {**config, "seed": int(seed), "tags": dict(tags)}))
+    ids = [r.run_id for r in runs]
+    if len(set(ids)) != len(ids):
+        raise AssertionError(f"experiment {name} has repeated run ids")
+    return runs

@@ -1,0 +1,155 @@
+"""`swapbn sweep`: finished runs are skipped, failures are recorded without stopping the others."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+import swapbn.experiments.execute as execute
+from swapbn.cli import main
+from swapbn.experiments import SCALES, plan
+
+
+def sweep(*argv: str) -> int:
+    return main(["sweep", *argv])
+
+
+def test_a_second_sweep_runs_nothing(smoke_sweeps, capsys):
+    runs = plan("table2", SCALES["smoke"])
+    before = {r.run_id: (smoke_sweeps / r.run_id / "final.json").stat().st_mtime_ns
+              for r in runs}
+    capsys.readouterr()
+    assert sweep("table2", "--scale", "smoke", "--out", str(smoke_sweeps)) == 0
+    out = capsys.readouterr().out
+    assert "6 runs, 0 to run" in out and "6 already done" in out
+    assert out.count("skipped") == 6
+    after = {r.run_id: (smoke_sweeps / r.run_id / "final.json").stat().st_mtime_ns
+             for r in runs}
+    assert after == before
+
+
+def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path, monkeypatch, capsys):
+    real_train = execute.train
+
+    def failing_train(config, out, **kwargs):
+        if config.order == "nobn":
+            raise RuntimeError("the data set vanished\nsecond line")
+        return real_train(config, out, **kwargs)
+
+    monkeypatch.setattr(execute, "train", failing_train)
+    args = ("nobn", "--scale", "smoke", "--out", str(tmp_path), "--cpus-per-run", "1")
+    assert sweep(*args) == 1
+    failed = json.loads((tmp_path / "nobn-nobn-s0" / "final.json").read_text())
+    assert failed["status"] == "failed"
+    assert failed["error"] == "RuntimeError: the data set vanished"
+    config = json.loads((tmp_path / "nobn-nobn-s0" / "config.json").read_text())
+    assert config["tags"]["variant"] == "nobn"  # reports can still place the failed run
+    done = json.loads((tmp_path / "nobn-convention-s0" / "final.json").read_text())
+    assert done["status"] == "completed"
+    summary = capsys.readouterr().out
+    assert "1/2 completed" in summary and "RuntimeError: the data set vanished" in summary
+
+    # The next sweep runs the failed run again and leaves the completed one alone.
+    monkeypatch.setattr(execute, "train", real_train)
+    stamp = (tmp_path / "nobn-convention-s0" / "final.json").stat().st_mtime_ns
+    assert sweep(*args) == 0
+    assert "1 to run" in capsys.readouterr().out
+    assert json.loads((tmp_path / "nobn-nobn-s0" / "final.json").read_text())["status"] == \
+        "completed"
+    assert (tmp_path / "nobn-convention-s0" / "final.json").stat().st_mtime_ns == stamp
+
+    # A run whose recorded configuration differs is run again from scratch.
+    path = tmp_path / "nobn-convention-s0" / "config.json"
+    config = json.loads(path.read_text())
+    path.write_text(json.dumps({**config, "lr": 0.5}))
+    assert sweep(*args) == 0
+    assert "1 changed" in capsys.readouterr().out
+    assert json.loads(path.read_text())["lr"] == SCALES["smoke"].base["lr"]
+
+    # Where a run was made (device, data root) does not make it a different run.
+    path.write_text(json.dumps({**json.loads(path.read_text()), "device": "cuda:3"}))
+    assert sweep(*args) == 0
+    assert "0 to run" in capsys.readouterr().out
+
+
+def test_dry_run_trains_nothing(tmp_path, capsys):
+    assert sweep("depth", "--scale", "smoke", "--out", str(tmp_path / "o"), "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "9 runs, 9 to run" in out
+    assert all(f"depth-vgg16_{n}-s0  [new]" in out for n in range(8, 17))
+    assert not (tmp_path / "o").exists()
+    assert sweep("table2", "--scale", "paper", "--out", str(tmp_path / "o"), "--dry-run",
+                 "--grid", "--seeds", "0") == 0
+    out = capsys.readouterr().out
+    assert "48 runs" in out and "table2-tanh-swap-lr0.1-wd0.0005-s0" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["nope", "--out", "x"], "unknown experiment 'nope'"),
+    (["table2", "--scale", "big", "--out", "x"], "unknown scale 'big'"),
+    (["table2", "--scale", "cpu", "--out", "x"], "needs --data-root"),
+    (["table2", "--scale", "cpu", "--out", "x", "--data-root", "/no/such/dir"],
+     "is not a folder"),
+    (["nwdbn-beta", "--out", "x", "--grid"], "takes lr and wd from the nwdbn model"),
+    (["table2", "--out", "x", "--backend", "spark"], "unknown backend 'spark'"),
+    (["table2", "--out", "x", "--workers", "0"], "--workers must be at least 1"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_ray_backend_without_ray_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    assert main(["sweep", "table2", "--out", str(tmp_path), "--backend", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'swapbn[ray]'" in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_followers_take_lr_and_wd_from_the_main_grid(tmp_path, capsys):
+    # A finished `main --grid` sweep in OUT: NWDBN is best at lr 0.01, wd 1e-3 on average.
+    for lr, wd, accs in ((0.1, 5e-4, (75.0, 60.0)), (0.01, 1e-3, (70.0, 71.0))):
+        for seed, acc in enumerate(accs):
+            run = tmp_path / f"main-nwdbn-lr{lr:g}-wd{wd:g}-s{seed}"
+            run.mkdir()
+            tags = {"experiment": "main", "scale": "paper", "grid": True, "setting": "nwdbn",
+                    "variant": f"nwdbn/lr={lr:g},wd={wd:g}", "lr": lr, "wd": wd}
+            (run / "config.json").write_text(json.dumps({"lr": lr, "wd": wd, "seed": seed,
+                                                         "tags": tags}))
+            (run / "final.json").write_text(json.dumps({"status": "completed",
+                                                        "final_test_acc": acc}))
+    assert sweep("nwdbn-beta", "--scale", "paper", "--out", str(tmp_path), "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "lr 0.01, wd 0.001 from the nwdbn grid" in out
+    configs = [json.loads(line.split("]  ", 1)[1]) for line in out.splitlines()
+               if line.startswith("nwdbn-beta-")]
+    assert len(configs) == 33
+    assert all(c["lr"] == 0.01 and c["wd"] == 1e-3 and c["bn_gamma_wd"] == 0 for c in configs)
+
+
+def test_a_diverged_run_is_a_result_not_retried(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def diverging_train(config, out, **kwargs):
+        """Records a run as training does when its loss becomes NaN."""
+        calls.append(config.tags["variant"])
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config.to_dict()))
+        final = {"status": "diverged", "final_test_acc": None, "seconds": 0.5,
+                 "error": "training loss became nan in epoch 1 (lr 0.05); lower the learning rate"}
+        (out / "final.json").write_text(json.dumps(final))
+        return final
+
+    monkeypatch.setattr(execute, "train", diverging_train)
+    args = ("nobn", "--scale", "smoke", "--out", str(tmp_path))
+    assert sweep(*args) == 1
+    out = capsys.readouterr().out
+    assert out.count("diverged") >= 2 and "0/2 completed" in out
+    assert calls == ["convention", "nobn"]
+    assert sweep(*args) == 1  # still not all completed, but nothing is trained again
+    assert "0 to run" in capsys.readouterr().out and len(calls) == 2
