@@ -1,0 +1,213 @@
+"""The paper's claims as comparisons that hold or fail at any scale.
+
+Absolute numbers only match the paper at paper scale; the *direction* of each result (swap
+above convention, higher skewness, higher sparsity, ...) should hold at every scale. Each
+experiment gets the comparisons the paper makes about it; `holds` is None when the runs
+needed are missing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from .aggregate import Group, selected
+from .published import published_value
+
+BOUNDED = ("tanh", "lecun_tanh", "softsign", "shifted_tanh")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One claim: what the paper says, what these runs say, and whether they agree."""
+
+    claim: str
+    paper: str
+    here: str
+    holds: bool | None
+    tie: bool = False  # the compared values are equal: the claim does not hold
+
+    @property
+    def verdict(self) -> str:
+        return "tie" if self.tie else {True: "yes", False: "no", None: "n/a"}[self.holds]
+
+
+def _fmt(v: float | None, digits: int = 3) -> str:
+    return "—" if v is None or not math.isfinite(v) else f"{v:.{digits}g}"
+
+
+def find(groups: list[Group], **keys) -> Group | None:
+    for g in selected(groups):
+        if all(g.keys.get(k) == v for k, v in keys.items()):
+            return g
+    return None
+
+
+def _mean(g: Group | None, metric: str) -> float | None:
+    if g is None:
+        return None
+    s = g.summary(metric)
+    return s.mean if s.n else None
+
+
+def greater(a: Group | None, b: Group | None, metric: str, claim: str,
+            paper: tuple[float | None, float | None] = (None, None), digits: int = 4) -> Check:
+    """Claim: mean `metric` of a is above that of b."""
+    va, vb = _mean(a, metric), _mean(b, metric)
+    paper_text = (f"{_fmt(paper[0], digits)} vs {_fmt(paper[1], digits)}"
+                  if None not in paper else "expected")
+    holds = None if va is None or vb is None else va > vb
+    return Check(claim, paper_text, f"{_fmt(va, digits)} vs {_fmt(vb, digits)}", holds,
+                 tie=holds is not None and va == vb)
+
+
+def correlation(groups: list[Group], x: Callable[[Group], float | None],
+                y: Callable[[Group], float | None], sign: int, claim: str,
+                paper: str) -> Check:
+    """Claim: Pearson correlation of x and y over settings has the given sign (>= 3 points)."""
+    pts = [(x(g), y(g)) for g in selected(groups)]
+    pts = [(a, b) for a, b in pts if a is not None and b is not None
+           and math.isfinite(a) and math.isfinite(b)]
+    if len(pts) < 3 or np.ptp([p[0] for p in pts]) == 0 or np.ptp([p[1] for p in pts]) == 0:
+        return Check(claim, paper, f"{len(pts)} settings", None)
+    r = float(stats.pearsonr(*zip(*pts, strict=True)).statistic)
+    return Check(claim, paper, f"r = {r:+.2f} over {len(pts)} settings", r * sign > 0)
+
+
+def _table1(groups: list[Group]) -> list[Check]:
+    checks = []
+    seen = []
+    for g in selected(groups):
+        k = (g.keys["arch"], g.keys["act"], g.keys["dataset"])
+        if k in seen:
+            continue
+        seen.append(k)
+        arch, act, dataset = k
+        conv = find(groups, arch=arch, act=act, dataset=dataset, order="convention")
+        swap = find(groups, arch=arch, act=act, dataset=dataset, order="swap")
+        pc = published_value("test_acc", dataset=dataset, arch=arch, act=act, order="convention")
+        ps = published_value("test_acc", dataset=dataset, arch=arch, act=act, order="swap")
+        if pc is not None and ps is not None:
+            swap_better = ps > pc
+        else:
+            swap_better = act in BOUNDED  # Table 1: swap wins with Tanh, not with ReLU
+        first, second = (swap, conv) if swap_better else (conv, swap)
+        names = ("swap", "convention") if swap_better else ("convention", "swap")
+        papers = (ps, pc) if swap_better else (pc, ps)
+        checks.append(greater(first, second, "test_acc",
+                              f"{arch} {act} {dataset}: {names[0]} test acc > {names[1]}",
+                              papers))
+        if act in BOUNDED:
+            checks.append(greater(swap, conv, "avg_skewness",
+                                  f"{arch} {act} {dataset}: swap avg skewness > convention"))
+    return checks
+
+
+def _table2(groups: list[Group]) -> list[Check]:
+    checks = []
+    acts = list(dict.fromkeys(g.keys["act"] for g in selected(groups)))
+    for act in acts:
+        conv, swap = find(groups, act=act, order="convention"), find(groups, act=act, order="swap")
+        keys = {"dataset": "cifar100", "arch": "vgg16_11", "act": act}
+        checks.append(greater(
+            swap, conv, "test_acc", f"{act}: swap test acc > convention",
+            (published_value("test_acc", **keys, order="swap"),
+             published_value("test_acc", **keys, order="convention"))))
+        delta = published_value("delta_avg_skewness", **keys)
+        vs, vc = _mean(swap, "avg_skewness"), _mean(conv, "avg_skewness")
+        here = None if vs is None or vc is None else vs - vc
+        checks.append(Check(f"{act}: swap - convention avg skewness > 0",
+                            "expected" if delta is None else f"{delta:+.3g}",
+                            "—" if here is None else f"{here:+.3g}",
+                            None if here is None else here > 0, tie=here == 0))
+    return checks
+
+
+def _main(groups: list[Group]) -> list[Check]:
+    g = {o: find(groups, order=o) for o in ("convention", "nwdbn", "swap")}
+    keys = {"dataset": "cifar100", "arch": "vgg16_11", "act": "tanh"}
+
+    def paper(metric: str, a: str, b: str) -> tuple[float | None, float | None]:
+        return (published_value(metric, **keys, order=a), published_value(metric, **keys, order=b))
+
+    return [
+        greater(g["swap"], g["convention"], "test_acc", "swap test acc > convention",
+                paper("test_acc", "swap", "convention")),
+        greater(g["swap"], g["nwdbn"], "test_acc", "swap test acc > NWDBN",
+                paper("test_acc", "swap", "nwdbn")),
+        greater(g["nwdbn"], g["convention"], "test_acc", "NWDBN test acc > convention",
+                paper("test_acc", "nwdbn", "convention")),
+        greater(g["swap"], g["convention"], "avg_sparsity", "swap avg sparsity > convention",
+                paper("avg_sparsity", "swap", "convention"), digits=3),
+        greater(g["convention"], g["nwdbn"], "avg_sparsity", "convention avg sparsity > NWDBN",
+                paper("avg_sparsity", "convention", "nwdbn"), digits=3),
+        greater(g["swap"], g["convention"], "max_saturation",
+                "swap max layer saturation > convention",
+                paper("max_saturation", "swap", "convention"), digits=3),
+        greater(g["swap"], g["convention"], "avg_skewness", "swap avg skewness > convention",
+                digits=3),
+        greater(g["nwdbn"], g["convention"], "avg_skewness", "NWDBN avg skewness > convention",
+                digits=3),
+    ]
+
+
+def _nwdbn_beta(groups: list[Group]) -> list[Check]:
+    return [
+        correlation(groups, lambda g: _mean(g, "avg_skewness"), lambda g: _mean(g, "test_acc"),
+                    +1, "test acc rises with avg skewness", "positive (Figure 5)"),
+        correlation(groups, lambda g: g.keys.get("bn_beta_wd"),
+                    lambda g: _mean(g, "avg_skewness"), -1,
+                    "avg skewness falls as beta weight decay grows", "negative (Figure 5)"),
+    ]
+
+
+def _swap_affine(groups: list[Group]) -> list[Check]:
+    return [correlation(groups, lambda g: _mean(g, "avg_sparsity"),
+                        lambda g: _mean(g, "test_acc"), +1, "test acc rises with avg sparsity",
+                        "positive (Figures 7, 18)")]
+
+
+def _depth(groups: list[Group]) -> list[Check]:
+    pts = [(g.keys["depth"], _mean(g, "test_acc")) for g in selected(groups)]
+    pts = sorted((d, a) for d, a in pts if d is not None and a is not None)
+    if len(pts) < 3:
+        best = Check("best depth lies strictly between the shallowest and deepest",
+                     "11 of 8..16 (Table 7)", f"{len(pts)} depths", None)
+    else:
+        d_best = max(pts, key=lambda p: p[1])[0]
+        best = Check("best depth lies strictly between the shallowest and deepest",
+                     "11 of 8..16 (Table 7)", f"{d_best} of {pts[0][0]}..{pts[-1][0]}",
+                     pts[0][0] < d_best < pts[-1][0])
+    keys = {"dataset": "cifar100", "act": "tanh", "order": "swap"}
+    return [best, greater(find(groups, depth=11), find(groups, depth=16), "test_acc",
+                          "vgg16_11 test acc > vgg16",
+                          (published_value("test_acc", "Table 7", arch="vgg16_11", **keys),
+                           published_value("test_acc", "Table 7", arch="vgg16", **keys)))]
+
+
+def _nobn(groups: list[Group]) -> list[Check]:
+    conv, nobn = find(groups, order="convention"), find(groups, order="nobn")
+    keys = {"dataset": "cifar100", "arch": "vgg16", "act": "tanh"}
+    return [
+        greater(conv, nobn, "test_acc", "convention test acc > NoBN",
+                (published_value("test_acc", **keys, order="convention"),
+                 published_value("test_acc", **keys, order="nobn"))),
+        greater(nobn, conv, "avg_skewness", "NoBN avg skewness > convention (Figure 10)",
+                digits=3),
+    ]
+
+
+CHECKS: dict[str, Callable[[list[Group]], list[Check]]] = {
+    "table1": _table1, "table2": _table2, "main": _main, "nwdbn-beta": _nwdbn_beta,
+    "swap-affine": _swap_affine, "depth": _depth, "nobn": _nobn,
+}
+
+
+def directions(experiment: str, groups: list[Group]) -> list[Check]:
+    """The paper's claims about one experiment, checked on its runs ([] if it makes none)."""
+    make = CHECKS.get(experiment)
+    return make(groups) if make else []

@@ -1,0 +1,131 @@
+"""Run directories as the report sees them: found by their config.json, read, never written.
+
+A run directory (docs/architecture.md, "Run directory") holds config.json, metrics.jsonl,
+final.json and channels.npz. The report needs nothing else, so runs from any machine combine
+by copying folders under one root.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Run:
+    path: Path
+    config: dict
+    final: dict = field(default_factory=dict)
+    epochs: list[dict] = field(default_factory=list)
+
+    @property
+    def tags(self) -> dict:
+        return self.config.get("tags") or {}
+
+    @property
+    def experiment(self) -> str:
+        return str(self.tags.get("experiment") or "untagged")
+
+    @property
+    def variant(self) -> str:
+        """tags.variant; untagged runs are grouped by their setting and lr, wd."""
+        if self.tags.get("variant"):
+            return str(self.tags["variant"])
+        return f"{self.setting}/lr={self.config.get('lr')},wd={self.config.get('wd')}"
+
+    @property
+    def setting(self) -> str:
+        """tags.setting (or tags.variant); untagged runs: arch/act/order/dataset."""
+        if self.tags.get("setting") or self.tags.get("variant"):
+            return str(self.tags.get("setting") or self.tags["variant"])
+        return "/".join(str(self.key(k)) for k in ("arch", "act", "order", "dataset"))
+
+    @property
+    def scale(self) -> str | None:
+        return self.tags.get("scale")
+
+    @property
+    def seed(self) -> int | None:
+        return self.config.get("seed")
+
+    @property
+    def status(self) -> str:
+        """completed | diverged | failed from final.json; incomplete while it has none."""
+        return str(self.final.get("status") or "incomplete")
+
+    @property
+    def test_acc(self) -> float | None:
+        acc = self.final.get("final_test_acc")
+        return float(acc) if isinstance(acc, (int, float)) and math.isfinite(acc) else None
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed" and self.test_acc is not None
+
+    @property
+    def stats(self) -> dict:
+        return self.final.get("stats") or {}
+
+    def key(self, name: str):
+        """A setting key (arch, act, order, dataset, depth, bn_wd, bn_beta_wd): tags first."""
+        if name in self.tags:
+            return self.tags[name]
+        c = self.config
+        if name == "order":
+            return "nwdbn" if c.get("nwdbn") else c.get("order")
+        if name == "depth":
+            m = re.fullmatch(r"vgg16_(\d+)", str(c.get("arch", "")))
+            return int(m.group(1)) if m else (16 if c.get("arch") == "vgg16" else None)
+        if name == "bn_wd":
+            return c.get("bn_gamma_wd") if c.get("bn_gamma_wd") == c.get("bn_beta_wd") else None
+        return c.get(name)
+
+    def record(self) -> dict:
+        """The {config, final, run_dir} record grid selection reads (setting and variant
+        filled in for untagged runs)."""
+        tags = {**self.tags, "setting": self.setting, "variant": self.variant}
+        return {"config": {**self.config, "tags": tags}, "final": self.final,
+                "run_dir": str(self.path)}
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def read_epochs(path: Path) -> list[dict]:
+    """metrics.jsonl lines; a torn last line (a run writing right now) is skipped."""
+    out = []
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return out
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def load_run(path: Path) -> Run | None:
+    config = _read_json(path / "config.json")
+    if not config:
+        return None
+    return Run(path=path, config=config, final=_read_json(path / "final.json"),
+               epochs=read_epochs(path / "metrics.jsonl"))
+
+
+def find_runs(root: Path) -> list[Run]:
+    """Every run directory under root (including root itself), in path order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a directory")
+    runs = [load_run(p.parent) for p in sorted(root.rglob("config.json"))]
+    return [r for r in runs if r is not None]
