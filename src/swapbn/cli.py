@@ -13,7 +13,7 @@ import sys
 
 from .errors import DivergedError, UsageError
 
-COMMANDS = ["models"]
+COMMANDS = ["models", "train", "compare", "report", "theory", "sweep", "experiments", "measure"]
 
 
 class Parser(argparse.ArgumentParser):
