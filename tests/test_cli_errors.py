@@ -36,6 +36,8 @@ CASES = {
                               ["unknown order 'bnfirst'", "convention, swap, nwdbn, nobn"]),
     "compare bad seeds": (["compare", "--seeds", "0,one"], ["--seeds needs comma-separated"]),
     "compare negative lr": (["compare", "--lr", "-1"], ["learning rate must be positive"]),
+    "compare no seeds": (["compare", "--seeds", ","], ["--seeds needs one or more"]),
+    "compare negative seed": (["compare", "--seeds", "0,-1"], ["--seeds needs one or more"]),
 }
 
 
@@ -60,3 +62,17 @@ def test_argument_type_errors_are_one_line(capsys) -> None:
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--epochs" in err and "'ten'" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--epochs", "1", "--train-subset", "50", "--quiet", "--out"],
+    ["theory", "--quiet", "--out"],
+])
+def test_an_output_path_that_is_a_file_is_one_line(argv: list[str], capsys, tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me\n")
+    code = cli.main([*argv, str(blocker / "sub")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.count("\n") == 1, captured.err
+    assert blocker.read_text() == "keep me\n"  # nothing written over it

@@ -7,7 +7,6 @@ holds them all; `make_activation` is the only way the models build one.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -97,16 +96,3 @@ def make_activation(name: str, **kwargs: float) -> BoundedActivation:
     except TypeError as exc:
         raise ValueError(f"bad parameters for activation {name!r}: {exc}") from None
 
-
-def activation_bound(name: str, **kwargs: float) -> float | None:
-    """The asymptote the saturation metric divides by (None for unbounded activations)."""
-    return make_activation(name, **kwargs).bound
-
-
-def is_bounded(name: str) -> bool:
-    return ACTIVATIONS[name].bounded if name in ACTIVATIONS else False
-
-
-def lecun_tanh_reference(x: float) -> float:
-    """Scalar reference used by docs and tests."""
-    return LECUN_SCALE * math.tanh(LECUN_SLOPE * x)

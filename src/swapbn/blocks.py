@@ -7,14 +7,11 @@ without knowing anything else about the model.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 
 from .activations import make_activation
 
-Order = Literal["convention", "swap", "nobn"]
 ORDERS: tuple[str, ...] = ("convention", "swap", "nobn")
 
 

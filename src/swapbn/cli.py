@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except (UsageError, ValueError, FileNotFoundError, NotADirectoryError) as exc:
+    except (UsageError, ValueError, OSError) as exc:
         print(f"swapbn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except DivergedError as exc:

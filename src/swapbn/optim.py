@@ -14,7 +14,6 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-GROUPS: tuple[str, ...] = ("weights", "bn_gamma", "bn_beta")
 MOMENTUM = 0.9
 LR_DECAY = 0.1
 
@@ -61,7 +60,3 @@ def make_scheduler(optimizer: torch.optim.Optimizer,
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(milestones),
                                                 gamma=LR_DECAY)
 
-
-def group_decays(optimizer: torch.optim.Optimizer) -> dict[str, float]:
-    """{group name: weight decay}: what a run actually used, for the record."""
-    return {g.get("name", str(i)): g["weight_decay"] for i, g in enumerate(optimizer.param_groups)}

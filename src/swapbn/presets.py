@@ -28,7 +28,6 @@ class Recipe:
 
 
 PRESET_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "tinyimagenet", "imagenet")
-PRESET_ORDERS: tuple[str, ...] = ("convention", "swap")
 
 # One row per table column: (epochs, lr, (milestones), weight decay, batch size), in the order of
 # PRESET_DATASETS. Keys: (model family, activation family, order).

@@ -16,7 +16,7 @@ from .train import add_training_arguments, apply_threads, config_from_args, desc
 HELP = "train convention and swap (and nwdbn, nobn) over seeds and compare them"
 
 # The no-argument comparison: small enough for a few minutes on two CPU cores, large enough
-# that the orders differ (measured in the project's notes on training).
+# that the orders differ in skewness and sparsity (README, Training).
 DEFAULTS = {"width": 0.125}
 DEFAULT_SEEDS = "0,1,2"
 
@@ -25,9 +25,12 @@ def _ints(text: str, what: str) -> list[int]:
     from ..errors import UsageError
 
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise UsageError(f"{what} needs comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 0:
+        raise UsageError(f"{what} needs one or more non-negative integers, got {text!r}")
+    return values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     orders = check_orders([o.strip() for o in args.orders.split(",") if o.strip()])
     seeds = _ints(args.seeds, "--seeds")
-    base = config_from_args(args, order="convention", seed=seeds[0] if seeds else 0)
+    base = config_from_args(args, order="convention", seed=seeds[0])
     if args.dry_run:
         print(json.dumps({f"{o}-s{s}": order_config(base, o, s).to_dict()
                           for o in orders for s in seeds}, indent=2))

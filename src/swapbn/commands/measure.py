@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="write per-layer and channel-distribution figures (PNG) into DIR")
     p.add_argument("--data-root", default=None, help="data set location (default: the run's)")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
 
 
 def read_config(run_dir: Path) -> dict:
@@ -69,17 +69,20 @@ def load_model(run_dir: Path, config: dict, device: str = "cpu"):
 def run(args: argparse.Namespace) -> int:
     from ..data import load_dataset
     from ..metrics import channel_samples, format_table, measure
+    from ..training.config import DATA_SEED
+    from ..training.loop import resolve_device
 
     run_dir = Path(args.run_dir)
     if args.max_samples is not None and args.max_samples < 1:
         raise UsageError(f"--max-samples must be at least 1, got {args.max_samples}")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    args.device = str(resolve_device(args.device))
     config = read_config(run_dir)
     model = load_model(run_dir, config, args.device)
     data = load_dataset(config.get("dataset", "digits"), args.data_root or config.get("data_root"),
                         train_subset=config.get("train_subset"),
-                        val_split=config.get("val_split") or 0, seed=config.get("seed", 0))
+                        val_split=config.get("val_split") or 0, seed=DATA_SEED)
     if args.split == "val" and data.val is None:
         raise UsageError("the run has no validation split (val_split=0); use --split test")
     loader = data.loader(args.split, args.batch_size, train=False, device=args.device)

@@ -96,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
                          f"model; run `swapbn sweep main --grid` into the same --out first")
     if args.backend == "ray" and not args.dry_run:
         import_ray()
+    if args.seeds and min(args.seeds) < 0:
+        raise UsageError(f"--seeds must be non-negative, got {args.seeds}")
     out = Path(args.out)
     follow = _follow(experiment, out, scale.name) if experiment.follows else None
     specs = plan(experiment.name, scale, grid=args.grid,

@@ -62,10 +62,6 @@ class Experiment:
     extra: dict = field(default_factory=dict)
 
 
-def _order_tag(order: str, nwdbn: bool = False) -> str:
-    return "nwdbn" if nwdbn else order
-
-
 def _table1(scale: Scale) -> list[Variant]:
     out = []
     for dataset in scale.datasets:

@@ -183,10 +183,6 @@ class ChannelMoments:
         self._need("variance")
         return self.m2 / self.count
 
-    @property
-    def mean_abs(self) -> torch.Tensor:
-        return self.sum_abs / max(self.count, 1)
-
     def constant(self) -> torch.Tensor:
         """Channels with no skewness: variance <= 1e-12 mean^2 + 1e-30, or fewer than 3 values."""
         self._need("constant")

@@ -9,7 +9,6 @@ samples all channels together (the layer distribution of Figure 1, left).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..atomic import atomic_write
 from .batches import evaluating, hooked, input_batches
 from .points import resolve_points
 
@@ -69,17 +69,7 @@ class ChannelSamples:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a .npz atomically (temporary file in the same folder, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez_compressed(tmp, **self.arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(path, lambda tmp: np.savez_compressed(tmp, **self.arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ChannelSamples:

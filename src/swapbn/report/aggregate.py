@@ -20,8 +20,6 @@ from .runs import Run
 
 MODEL_METRICS = ("test_acc", "avg_saturation", "max_saturation", "avg_skewness",
                  "avg_sparsity")
-LAYER_METRICS = ("saturation", "skewness", "skewness_signed", "sparsity",
-                 "empirical_saturation")
 # The numeric key an experiment sweeps: its rows are ordered by it.
 SWEPT = {"nwdbn-beta": "bn_beta_wd", "swap-affine": "bn_wd"}
 SETTING_KEYS = ("arch", "act", "order", "dataset", "depth", "bn_wd", "bn_beta_wd")

@@ -15,7 +15,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .aggregate import Group, selected
-from .figures import ORDER_STYLE
 from .files import save_figure
 
 METRIC_LABEL = {"saturation": "layer saturation", "skewness": "layer skewness (mean |k|)",
@@ -42,11 +41,6 @@ def layer_lines(ax: Axes, groups: list[Group], metric: str,
     if drawn:
         ax.legend(fontsize=8)
     return drawn
-
-
-def _order_style(g: Group, i: int) -> dict:
-    color, ls = ORDER_STYLE.get(g.keys.get("order"), (f"C{i}", "-"))
-    return {"color": color, "ls": ls, "label": g.setting}
 
 
 def seed_mean_record(g: Group, metrics: tuple[str, ...]) -> dict:

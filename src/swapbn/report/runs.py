@@ -7,11 +7,12 @@ by copying folders under one root.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..training.rundir import read_json, read_metrics
 
 
 @dataclass
@@ -92,26 +93,8 @@ class Run:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+    value = read_json(path)
     return value if isinstance(value, dict) else {}
-
-
-def read_epochs(path: Path) -> list[dict]:
-    """metrics.jsonl lines; a torn last line (a run writing right now) is skipped."""
-    out = []
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        return out
-    for line in lines:
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
 
 
 def load_run(path: Path) -> Run | None:
@@ -119,7 +102,7 @@ def load_run(path: Path) -> Run | None:
     if not config:
         return None
     return Run(path=path, config=config, final=_read_json(path / "final.json"),
-               epochs=read_epochs(path / "metrics.jsonl"))
+               epochs=read_metrics(path))
 
 
 def find_runs(root: Path) -> list[Run]:

@@ -23,7 +23,7 @@ from torch import nn
 from ..errors import UsageError
 from ..optim import make_optimizer, make_scheduler
 from . import rundir
-from .config import TrainConfig
+from .config import DATA_SEED, TrainConfig
 
 EVAL_BATCH_SIZE = 256
 TIMING_FIELDS = ("seconds", "images_per_s")
@@ -184,10 +184,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     from ..data import load_dataset
     from ..models import build_model
 
-    # The data split is fixed (seed 0): run seeds vary initialisation, batch order and
-    # augmentation, so seeds of one configuration are measured on the same test images.
     data = load_dataset(config.dataset, config.data_root, train_subset=config.train_subset,
-                        val_split=int(config.val_split), seed=0)
+                        val_split=int(config.val_split), seed=DATA_SEED)
     seed_everything(config.seed)
     model = build_model(config.arch, num_classes=data.num_classes, act=config.act,
                         order=config.order, width=config.width, in_channels=data.in_channels,
@@ -238,7 +236,7 @@ def _run(config, out, data, model, optimizer, scheduler, device, show, start_epo
     from .records import final_records, measure_record
 
     started = time.perf_counter()
-    earlier = sum(line["seconds"] for line in lines)  # epochs of an interrupted session
+    earlier = sum(line["seconds"] for line in lines)  # epochs of an interrupted run
 
     def elapsed() -> float:
         return earlier + time.perf_counter() - started

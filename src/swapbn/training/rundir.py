@@ -8,16 +8,15 @@ file or the new one, never half of one.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import random
 import subprocess
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..atomic import atomic_write
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -25,29 +24,6 @@ CHECKPOINT = "checkpoint.pt"
 FINAL = "final.json"
 CHANNELS = "channels.npz"
 RUN_FILES = (CONFIG, METRICS, CHECKPOINT, FINAL, CHANNELS)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone gives 0600
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temporary file beside `path`, then rename it over `path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_text(path: Path, text: str) -> None:
