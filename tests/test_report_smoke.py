@@ -7,31 +7,20 @@ import math
 
 import pytest
 
-from png_checks import assert_png_drawn
+from png_checks import EVERY_FIGURE, assert_png_drawn
 from swapbn.cli import main
 from swapbn.experiments import EXPERIMENTS, SCALES, plan
 
-SMOKE_FIGURES = (
-    "fig01_channel_distributions_main", "fig03_layer_saturation_main",
-    "fig04_layer_skewness_main", "sec52_layer_sparsity_main",
-    "fig08_block_output_distributions_main", "fig15_gradients_main",
-    "fig16_train_curves_main", "fig17_test_curves_main", "fig16_17_epoch_stats_main",
-    "fig09_layer_skewness_by_dataset_table1", "fig09_layer_skewness_by_dataset",
-    "fig13_layer_skewness_by_activation_table2", "fig14_layer_skewness_by_depth",
-    "fig10_nobn_layer_saturation_skewness", "fig05_accuracy_vs_skewness_nwdbn_beta",
-    "fig07_accuracy_vs_sparsity_swap_affine", "fig18_accuracy_sparsity_vs_affine_wd",
-)
-
 
 @pytest.fixture(scope="module")
-def smoke_report(smoke_sweeps, tmp_path_factory):  # noqa: F811
+def smoke_report(smoke_sweeps, tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke-report")
     assert main(["report", str(smoke_sweeps), "--out", str(out), "--quiet"]) == 0
     return out
 
 
 def test_smoke_report_has_every_figure(smoke_report):
-    for name in SMOKE_FIGURES:
+    for name in EVERY_FIGURE:
         assert_png_drawn(smoke_report / f"{name}.png")
 
 

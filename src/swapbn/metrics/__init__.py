@@ -6,9 +6,9 @@ from .gradients import gradient_probes, weight_layers
 from .measure import LayerMeasurement, Measurement, format_table, measure
 from .moments import ChannelMoments
 from .points import Point, activation_bound, activation_points, resolve_points
-from .samples import ChannelSamples, channel_samples
+from .samples import ChannelSampler, ChannelSamples, channel_samples
 
-__all__ = ["ChannelMoments", "ChannelSamples", "LayerMeasurement", "Measurement", "Point",
+__all__ = ["ChannelMoments", "ChannelSampler", "ChannelSamples", "LayerMeasurement", "Measurement", "Point",
            "activation_bound", "activation_points", "average", "channel_samples",
            "empirical_saturation", "format_table", "gradient_probes", "layer_skewness", "measure",
            "resolve_points", "saturation", "sparsity", "weight_layers"]

@@ -127,7 +127,7 @@ def _attach(point: Point, layer: LayerMeasurement, handles: list) -> None:
 
 def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
             max_samples: int | None = None, points: Iterable | None = None,
-            batch_size: int = 256) -> Measurement:
+            batch_size: int = 256, also: Iterable = ()) -> Measurement:
     """Saturation, channel skewness and sparsity of every layer in one pass (SPEC section 3).
 
     The model runs in eval mode under no_grad (its mode, and its device when `device` moves
@@ -135,6 +135,8 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
     feed mergeable per-channel statistics and are removed even if the pass fails. `data` is a
     DataLoader, an iterable of inputs or (inputs, labels), one input tensor or a swapbn data set
     (its test split); `points` defaults to every swapbn block (see `resolve_points`).
+    `also` takes further hook sets (objects with `attach(points, handles)`, such as
+    `ChannelSampler`) that ride along in the same pass instead of reading the data again.
     """
     resolved = resolve_points(model, points)
     layers = []
@@ -146,6 +148,8 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
     with evaluating(model, device) as dev, hooked([]) as handles:
         for p, layer in zip(resolved, layers, strict=True):
             _attach(p, layer, handles)
+        for extra in also:
+            extra.attach(resolved, handles)
         try:
             for x in input_batches(data, batch_size=batch_size, max_samples=max_samples,
                                    device=dev):

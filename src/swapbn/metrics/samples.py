@@ -90,6 +90,57 @@ def _choose(channels: int | Sequence[int], total: int, generator: torch.Generato
     return idx
 
 
+class ChannelSampler:
+    """Hooks that sample a few channels of every layer, at activation and block outputs.
+
+    `attach` adds its hooks to a forward pass that someone else drives, so the samples can be
+    taken in the same pass as `measure` (see its `also` argument); `result` collects them.
+    """
+
+    def __init__(self, *, channels: int | Sequence[int] = 4, max_values: int = 20000,
+                 seed: int = 0, random_channels: bool = False) -> None:
+        if max_values < 1:
+            raise ValueError(f"max_values must be at least 1, got {max_values}")
+        self.channels, self.max_values, self.random_channels = channels, max_values, random_channels
+        self.gen = torch.Generator().manual_seed(seed)
+        self.state: dict[str, dict] = {}
+        self.names: list[str] = []
+
+    def _hook(self, name: str, site: str):
+        def on_output(module, inputs, output):
+            y = output.detach()
+            entry = self.state.setdefault(name, {})
+            if "channels" not in entry:
+                entry["channels"] = _choose(self.channels, y.shape[1], self.gen,
+                                            self.random_channels)
+            key = (site, "res")
+            if key not in entry:
+                entry[key] = Reservoir(self.max_values, self.gen)
+                entry[(site, "layer")] = Reservoir(self.max_values, self.gen)
+            idx = entry["channels"].to(y.device)
+            picked = y.index_select(1, idx).transpose(0, 1).reshape(len(idx), -1)
+            entry[key].add(picked)
+            entry[(site, "layer")].add(y.reshape(1, -1))
+        return on_output
+
+    def attach(self, points: Sequence, handles: list) -> None:
+        self.names = [p.name for p in points]
+        for p in points:
+            handles.append(p.act.register_forward_hook(self._hook(p.name, "act")))
+            handles.append(p.output.register_forward_hook(self._hook(p.name, "block")))
+
+    def result(self) -> ChannelSamples:
+        arrays: dict[str, np.ndarray] = {
+            "layers": np.array([n for n in self.names if n in self.state])}
+        for name, entry in self.state.items():
+            arrays[f"channels/{name}"] = entry["channels"].numpy()
+            for site in SITES:
+                if (site, "res") in entry:
+                    arrays[f"{site}/{name}"] = entry[(site, "res")].values.numpy()
+                    arrays[f"{site}_layer/{name}"] = entry[(site, "layer")].values[0].numpy()
+        return ChannelSamples(arrays)
+
+
 def channel_samples(model: nn.Module, data, *, channels: int | Sequence[int] = 4,
                     max_values: int = 20000, seed: int = 0, random_channels: bool = False,
                     points: Iterable | None = None, device: torch.device | str | None = None,
@@ -101,39 +152,10 @@ def channel_samples(model: nn.Module, data, *, channels: int | Sequence[int] = 4
     values are kept per channel, and per layer for the all-channel sample. Same seed and
     data, same samples.
     """
-    if max_values < 1:
-        raise ValueError(f"max_values must be at least 1, got {max_values}")
-    resolved = resolve_points(model, points)
-    gen = torch.Generator().manual_seed(seed)
-    state: dict[str, dict] = {}
-
-    def hook(name: str, site: str):
-        def on_output(module, inputs, output):
-            y = output.detach()
-            entry = state.setdefault(name, {})
-            if "channels" not in entry:
-                entry["channels"] = _choose(channels, y.shape[1], gen, random_channels)
-            key = (site, "res")
-            if key not in entry:
-                entry[key] = Reservoir(max_values, gen)
-                entry[(site, "layer")] = Reservoir(max_values, gen)
-            idx = entry["channels"].to(y.device)
-            picked = y.index_select(1, idx).transpose(0, 1).reshape(len(idx), -1)
-            entry[key].add(picked)
-            entry[(site, "layer")].add(y.reshape(1, -1))
-        return on_output
-
+    sampler = ChannelSampler(channels=channels, max_values=max_values, seed=seed,
+                             random_channels=random_channels)
     with evaluating(model, device) as dev, hooked([]) as handles:
-        for p in resolved:
-            handles.append(p.act.register_forward_hook(hook(p.name, "act")))
-            handles.append(p.output.register_forward_hook(hook(p.name, "block")))
+        sampler.attach(resolve_points(model, points), handles)
         for x in input_batches(data, batch_size=batch_size, max_samples=max_samples, device=dev):
             model(x)
-    arrays: dict[str, np.ndarray] = {"layers": np.array([p.name for p in resolved if p.name in state])}
-    for name, entry in state.items():
-        arrays[f"channels/{name}"] = entry["channels"].numpy()
-        for site in SITES:
-            if (site, "res") in entry:
-                arrays[f"{site}/{name}"] = entry[(site, "res")].values.numpy()
-                arrays[f"{site}_layer/{name}"] = entry[(site, "layer")].values[0].numpy()
-    return ChannelSamples(arrays)
+    return sampler.result()

@@ -16,12 +16,14 @@ CHANNELS_PER_LAYER = 4
 VALUES_PER_CHANNEL = 4096  # keeps channels.npz near a megabyte for the paper's models
 
 
-def measure_record(model: nn.Module, data, device: torch.device, batch_size: int) -> dict:
-    """measure() of the model on the whole test split, as a JSON-ready dict."""
+def measure_record(model: nn.Module, data, device: torch.device, batch_size: int,
+                   also: tuple = ()) -> dict:
+    """measure() of the model on the whole test split, as a JSON-ready dict; `also` are hook
+    sets (a ChannelSampler) that share the pass."""
     from ..metrics import measure
 
     loader = data.loader("test", batch_size, train=False, device=device)
-    return measure(model, loader, device=device).to_dict()
+    return measure(model, loader, device=device, also=also).to_dict()
 
 
 def gradient_record(model: nn.Module, data, device: torch.device, batch_size: int,
@@ -34,21 +36,16 @@ def gradient_record(model: nn.Module, data, device: torch.device, batch_size: in
     return gradient_probes(model, loader, batches=GRADIENT_BATCHES, device=device)
 
 
-def channel_record(model: nn.Module, data, device: torch.device, batch_size: int, seed: int,
-                   out: Path) -> str:
-    """Write channels.npz (activation and block outputs of a few channels per layer)."""
-    from ..metrics import channel_samples
-
-    loader = data.loader("test", batch_size, train=False, device=device)
-    samples = channel_samples(model, loader, channels=CHANNELS_PER_LAYER,
-                              max_values=VALUES_PER_CHANNEL, seed=seed, device=device)
-    samples.save(Path(out) / rundir.CHANNELS)
-    return rundir.CHANNELS
-
-
 def final_records(model: nn.Module, data, device: torch.device, train_batch_size: int,
                   eval_batch_size: int, seed: int, out: Path) -> dict:
-    """final.json's stats, gradients and channels entries."""
-    return {"stats": measure_record(model, data, device, eval_batch_size),
+    """final.json's stats, gradients and channels entries; the measures on the test split and
+    the channel samples (written to channels.npz) come from one pass over it."""
+    from ..metrics import ChannelSampler
+
+    sampler = ChannelSampler(channels=CHANNELS_PER_LAYER, max_values=VALUES_PER_CHANNEL,
+                             seed=seed)
+    stats = measure_record(model, data, device, eval_batch_size, also=(sampler,))
+    sampler.result().save(Path(out) / rundir.CHANNELS)
+    return {"stats": stats,
             "gradients": gradient_record(model, data, device, train_batch_size, seed),
-            "channels": channel_record(model, data, device, eval_batch_size, seed, out)}
+            "channels": rundir.CHANNELS}
