@@ -7,11 +7,13 @@ base + step / 2, sample std step / sqrt(2)).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from swapbn.metrics import ChannelSamples
+from swapbn.rundir import FinalRecord, RunDir
 
 SEEDS = (0, 1)
 ACC_STEP = 2.0      # test accuracy: base, base + 2  -> mean base + 1, std sqrt(2)
@@ -62,11 +64,12 @@ def write_run(root: Path, f: Fake, seed: int, status: str | None = "completed",
     variant = f.variant or f.setting
     path = root / f"{f.experiment}-{variant.replace('/', '-').replace('=', '')}-s{seed}"
     path.mkdir(parents=True)
+    run = RunDir(path)
     tags = {"experiment": f.experiment, "scale": f.scale, "setting": f.setting,
             "variant": variant, **f.tags, **f.extra_tags}
     config = {"act": "tanh", "order": "swap", "dataset": "digits", "epochs": epochs,
               "lr": 0.1, "wd": 5e-4, "nwdbn": False, **f.config, "seed": seed, "tags": tags}
-    (path / "config.json").write_text(json.dumps(config))
+    run.write_config(config)
     d = seed * METRIC_STEP
     sat = None if f.sat is None else f.sat + d
     acc = f.acc + seed * ACC_STEP
@@ -76,19 +79,10 @@ def write_run(root: Path, f: Fake, seed: int, status: str | None = "completed",
                       "test_loss": 2.2 / e, "test_acc": acc * e / epochs, "lr": 0.1,
                       "images_per_s": 1000.0, "seconds": 1.0,
                       "stats": _stats(f.layers, sat, f.skew * e / epochs, f.sparsity)})
-    (path / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    run.write_metrics(lines)
     if status is None:  # still running: no final.json
         return path
-    final = {"status": status, "final_test_acc": acc, "best_test_acc": acc,
-             "epochs_completed": epochs, "seconds": 3.0,
-             "error": None if status == "completed" else "RuntimeError: fabricated failure",
-             "stats": _stats(f.layers, sat, f.skew + d, f.sparsity + d),
-             "gradients": {"batches": 2, "samples": 64, "layers": [
-                 {"name": f"features.{i}", "input_abs_mean": 0.5 + 0.1 * i + d,
-                  "weight_grad_abs_mean": 1e-3 * (i + 1), "act_input_grad_abs_mean": 1e-2 / (i + 1)}
-                 for i in range(f.layers)]},
-             "channels": "channels.npz" if channels else None}
-    (path / "final.json").write_text(json.dumps(final))
+    samples = None
     if channels:
         rng = np.random.default_rng(seed)
         names = [f"features.{i}" for i in range(f.layers)]
@@ -99,7 +93,16 @@ def write_run(root: Path, f: Fake, seed: int, status: str | None = "completed",
                 v = np.tanh(rng.normal(shift * 0.5, 1.0, size=(3, 400))).astype(np.float32)
                 arrays[f"{site}/{name}"] = v
                 arrays[f"{site}_layer/{name}"] = v.reshape(-1)
-        np.savez_compressed(path / "channels.npz", **arrays)
+        samples = run.save_channels(ChannelSamples(arrays))
+    run.write_final(FinalRecord(
+        status=status, final_test_acc=acc, best_test_acc=acc, epochs_completed=epochs,
+        seconds=3.0, error=None if status == "completed" else "RuntimeError: fabricated failure",
+        stats=_stats(f.layers, sat, f.skew + d, f.sparsity + d),
+        gradients={"batches": 2, "samples": 64, "layers": [
+            {"name": f"features.{i}", "input_abs_mean": 0.5 + 0.1 * i + d,
+             "weight_grad_abs_mean": 1e-3 * (i + 1), "act_input_grad_abs_mean": 1e-2 / (i + 1)}
+            for i in range(f.layers)]},
+        channels=samples))
     return path
 
 

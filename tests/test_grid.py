@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from swapbn.experiments import SCALES, grid_points, plan, select_best, select_per_setting
+from swapbn.rundir import FinalRecord, RunDir
 
 
 def fake_run(root: Path, run_id: str, *, setting: str, lr: float, wd: float, seed: int,
@@ -19,8 +19,8 @@ def fake_run(root: Path, run_id: str, *, setting: str, lr: float, wd: float, see
     config = {"arch": "vgg16_11", "act": "tanh", "order": "swap", "lr": lr, "wd": wd,
               "seed": seed, "tags": {"experiment": "table2", "scale": "paper", "grid": True,
                                      "setting": setting, "variant": variant, "lr": lr, "wd": wd}}
-    (run / "config.json").write_text(json.dumps(config))
-    (run / "final.json").write_text(json.dumps({"status": status, "final_test_acc": acc}))
+    RunDir(run).write_config(config)
+    RunDir(run).write_final(FinalRecord(status=status, final_test_acc=acc))
     return run
 
 
@@ -74,8 +74,8 @@ def test_selection_per_setting_and_records(tmp_path):
     with pytest.raises(ValueError, match="one setting"):
         select_best(runs)
     # Records ({config, final}) work as well as folders.
-    records = [{"config": json.loads((r / "config.json").read_text()),
-                "final": json.loads((r / "final.json").read_text())} for r in runs[:6]]
+    records = [{"config": RunDir(r).config, "final": RunDir(r).final.to_dict()}
+               for r in runs[:6]]
     assert select_best(records).lr == 0.01
 
 

@@ -10,12 +10,12 @@ import torch
 from swapbn import build_model
 from swapbn.cli import main
 from swapbn.metrics import measure
+from swapbn.rundir import RunDir
 
 CONFIG = {"arch": "vgg16_8", "act": "tanh", "act_kwargs": None, "order": "swap",
           "width": 0.0625, "bias": True, "num_classes": 10, "in_channels": 1,
           "image_size": 32, "dataset": "digits", "data_root": None, "train_subset": None,
-          "val_split": 0, "seed": 0}
-
+          "val_images": 0, "seed": 0}
 
 
 @pytest.fixture()
@@ -28,8 +28,9 @@ def run_dir(tmp_path):
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.2, 2.0)
-    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
-    torch.save({"model": model.state_dict(), "epoch": 1}, tmp_path / "checkpoint.pt")
+    run = RunDir(tmp_path)
+    run.write_config(CONFIG)
+    run.save_checkpoint({"model": model.state_dict(), "epoch": 1})
     return tmp_path, model
 
 
@@ -65,7 +66,7 @@ def test_table_and_figures(run_dir, capsys, tmp_path_factory):
     (lambda p: p / "missing", "is not a directory"),
     (lambda p: p, "has no config.json"),
     (lambda p: (p / "config.json").write_text("{not json") and p, "cannot read"),
-    (lambda p: (p / "config.json").write_text(json.dumps(CONFIG)) and p, "no checkpoint.pt"),
+    (lambda p: RunDir(p).write_config(CONFIG) or p, "no checkpoint.pt"),
 ])
 def test_bad_run_dir_is_one_line_usage_error(tmp_path, capsys, setup, message):
     target = setup(tmp_path)
@@ -75,10 +76,11 @@ def test_bad_run_dir_is_one_line_usage_error(tmp_path, capsys, setup, message):
 
 
 def test_checkpoint_of_another_model_is_a_usage_error(tmp_path, capsys):
-    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
+    run = RunDir(tmp_path)
+    run.write_config(CONFIG)
     other = build_model("vgg16_8", num_classes=10, act="tanh", order="swap", width=0.125,
                         in_channels=1, image_size=32)
-    torch.save({"model": other.state_dict()}, tmp_path / "checkpoint.pt")
+    run.save_checkpoint({"model": other.state_dict()})
     assert main(["measure", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "cannot load" in err and len(err.strip().splitlines()) == 1

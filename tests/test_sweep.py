@@ -10,6 +10,7 @@ import pytest
 import swapbn.experiments.execute as execute
 from swapbn.cli import main
 from swapbn.experiments import SCALES, plan
+from swapbn.rundir import FinalRecord, RunDir
 
 
 def sweep(*argv: str) -> int:
@@ -138,11 +139,11 @@ def test_a_diverged_run_is_a_result_not_retried(tmp_path, monkeypatch, capsys):
     def diverging_train(config, out, **kwargs):
         """Records a run as training does when its loss becomes NaN."""
         calls.append(config.tags["variant"])
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(config.to_dict()))
-        final = {"status": "diverged", "final_test_acc": None, "seconds": 0.5,
-                 "error": "training loss became nan in epoch 1 (lr 0.05); lower the learning rate"}
-        (out / "final.json").write_text(json.dumps(final))
+        run = RunDir(out)
+        run.write_config(config.to_dict())
+        final = FinalRecord(status="diverged", seconds=0.5, error="training loss became nan in "
+                            "epoch 1 (lr 0.05); lower the learning rate")
+        run.write_final(final)
         return final
 
     monkeypatch.setattr(execute, "train", diverging_train)

@@ -13,13 +13,17 @@ import torch
 import swapbn
 from swapbn import cli
 from swapbn.errors import UsageError
-from swapbn.training import TIMING_FIELDS, TrainConfig, read_metrics, train
+from swapbn.rundir import FinalRecord, RunDir
+from swapbn.training import TIMING_FIELDS, TrainConfig, train
 
 # Measured on this configuration (vgg16_11, width 1/8, 600 digits, 2 epochs, batch 32, lr 0.05):
 # seeds 0-4 reach 66-75% (convention) and 71-81% (swap); chance is 10%.
 ACCURACY_FLOOR = 50.0
 EPOCHS = 2
 
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    return RunDir(run_dir).metrics()
 
 
 def small_config(order: str, **changes) -> TrainConfig:
@@ -29,10 +33,10 @@ def small_config(order: str, **changes) -> TrainConfig:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
+def runs(tmp_path_factory) -> dict[str, tuple[Path, FinalRecord]]:
     """One 2-epoch run per order; convention also tracks the stats at epoch 2."""
     out = {}
-    for order, extra in (("convention", {"track_stats": 2}), ("swap", {})):
+    for order, extra in (("convention", {"stats_every": 2}), ("swap", {})):
         run_dir = tmp_path_factory.mktemp(order)
         out[order] = (run_dir, train(small_config(order, **extra), run_dir, progress=False))
     return out
@@ -45,9 +49,9 @@ def without_timing(lines: list[dict]) -> list[dict]:
 @pytest.mark.parametrize("order", ["convention", "swap"])
 def test_two_epochs_beat_chance(runs, order: str) -> None:
     final = runs[order][1]
-    assert final["status"] == "completed" and final["epochs_completed"] == EPOCHS
-    assert final["final_test_acc"] > ACCURACY_FLOOR, final["final_test_acc"]
-    assert final["best_test_acc"] >= final["final_test_acc"]
+    assert final.status == "completed" and final.epochs_completed == EPOCHS
+    assert final.final_test_acc > ACCURACY_FLOOR, final.final_test_acc
+    assert final.best_test_acc >= final.final_test_acc
 
 
 @pytest.mark.parametrize("order", ["convention", "swap"])
@@ -55,9 +59,9 @@ def test_run_directory_holds_the_documented_fields(runs, order: str) -> None:
     run_dir, final = runs[order]
     config = json.loads((run_dir / "config.json").read_text())
     documented = {"arch", "act", "act_kwargs", "order", "dataset", "data_root", "train_subset",
-                  "val_split", "width", "bias", "epochs", "lr", "milestones", "momentum", "wd",
+                  "val_images", "width", "bias", "epochs", "lr", "milestones", "momentum", "wd",
                   "bn_gamma_wd", "bn_beta_wd", "nwdbn", "batch_size", "seed", "device", "amp",
-                  "track_stats", "preset", "tags", "num_classes", "in_channels", "image_size",
+                  "stats_every", "preset", "tags", "num_classes", "in_channels", "image_size",
                   "versions", "git_commit", "device_name"}
     assert documented <= set(config)
     assert (config["num_classes"], config["in_channels"], config["order"]) == (10, 1, order)
@@ -78,41 +82,41 @@ def test_run_directory_holds_the_documented_fields(runs, order: str) -> None:
                                                                       "bn_beta"]
 
     assert {"status", "final_test_acc", "best_test_acc", "epochs_completed", "seconds", "error",
-            "stats", "gradients", "channels"} <= set(final)
-    assert final == json.loads((run_dir / "final.json").read_text())
-    assert final["final_test_acc"] == lines[-1]["test_acc"]
-    assert final["best_test_acc"] == max(line["test_acc"] for line in lines)
-    assert final["error"] is None and final["channels"] == "channels.npz"
-    stats = final["stats"]
+            "stats", "gradients", "channels"} <= set(final.to_dict())
+    assert final.to_dict() == json.loads((run_dir / "final.json").read_text())
+    assert final.final_test_acc == lines[-1]["test_acc"]
+    assert final.best_test_acc == max(line["test_acc"] for line in lines)
+    assert final.error is None and final.channels == "channels.npz"
+    stats = final.stats
     assert len(stats["layers"]) == 10  # 8 conv blocks and 2 FC blocks
     assert 0 < stats["avg_saturation"] < 1 and 0 < stats["avg_sparsity"] < 1
     assert stats["avg_skewness"] >= 0
     layers = stats["layers"]
     assert stats["avg_saturation"] == pytest.approx(np.mean([r["saturation"] for r in layers]))
-    grads = final["gradients"]["layers"]
+    grads = final.gradients["layers"]
     assert len(grads) == 10 and all(g["weight_grad_abs_mean"] > 0 for g in grads)
     with np.load(run_dir / "channels.npz") as npz:
         assert "layers" in npz.files and len(npz["layers"]) == 10
 
 
 def test_tracked_stats_equal_the_final_measurement(runs) -> None:
-    """track_stats measures the same model on the same test split as the final record."""
+    """stats_every measures the same model on the same test split as the final record."""
     run_dir, final = runs["convention"]
     lines = read_metrics(run_dir)
     assert "stats" not in lines[0]
     tracked = lines[1]["stats"]
     for key in ("avg_saturation", "avg_skewness", "avg_sparsity"):
-        assert tracked[key] == pytest.approx(final["stats"][key], rel=1e-9)
+        assert tracked[key] == pytest.approx(final.stats[key], rel=1e-9)
 
 
 def test_same_seed_gives_identical_metrics(runs, tmp_path) -> None:
     run_dir, final = runs["swap"]
     again = train(small_config("swap"), tmp_path, progress=False)
     assert without_timing(read_metrics(tmp_path)) == without_timing(read_metrics(run_dir))
-    assert again["stats"] == final["stats"]
+    assert again.stats == final.stats
     other = train(small_config("swap", seed=1, epochs=1, milestones=[1]), tmp_path / "s1",
                   progress=False)
-    assert other["final_test_acc"] != read_metrics(run_dir)[0]["test_acc"] or \
+    assert other.final_test_acc != read_metrics(run_dir)[0]["test_acc"] or \
         read_metrics(tmp_path / "s1")[0]["train_loss"] != read_metrics(run_dir)[0]["train_loss"]
 
 
@@ -133,7 +137,7 @@ def test_resume_after_interruption_matches_uninterrupted(runs, tmp_path) -> None
     assert without_timing(read_metrics(tmp_path)) == without_timing(read_metrics(run_dir))
     for key in ("status", "final_test_acc", "best_test_acc", "epochs_completed", "stats",
                 "gradients"):
-        assert resumed[key] == final[key], key
+        assert getattr(resumed, key) == getattr(final, key), key
 
 
 def test_finished_runs_are_reused_or_refused(runs) -> None:

@@ -6,8 +6,7 @@ Public API: `build_model`, `measurement_points`, `measure`, `train` and the `swa
 
 from .models import build_model
 from .points import MeasurementPoint, measurement_points
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["MeasurementPoint", "__version__", "build_model", "measure", "measurement_points",
            "train"]

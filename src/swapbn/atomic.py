@@ -1,15 +1,20 @@
-"""Atomic file writes: a record, checkpoint or figure is either absent or complete.
+"""Atomic file writes: a record, checkpoint, table or figure is either absent or complete.
 
 Readers (resume, sweeps, reports) may look at a run directory at any moment, also while a run
-is being written or after it was killed, so nothing is ever written in place.
+is being written or after it was killed, so nothing is ever written in place. This module is
+the package's only writer of files: every other module calls `atomic_write`, `write_text` or
+`write_json`.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def _umask() -> int:
@@ -37,3 +42,39 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def json_text(obj: Any, indent: int | None = 2) -> str:
+    """Strict JSON: NaN and infinities become null (JSON has no NaN), NumPy values become lists
+    and numbers, paths strings."""
+    return json.dumps(_finite(obj), indent=indent, allow_nan=False, default=_plain)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    return write_text(path, json_text(obj) + "\n")
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "tolist"):  # NumPy and torch scalars and arrays
+        return _finite(obj.tolist())
+    return obj
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")

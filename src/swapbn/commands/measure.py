@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 from ..errors import UsageError
+from ..rundir import RunDir
 
 HELP = "measure saturation, channel skewness and sparsity of a trained run, per layer"
-
-MODEL_KEYS = ("arch", "act", "order", "num_classes")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,50 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
 
 
-def read_config(run_dir: Path) -> dict:
-    """The run's config.json, checked for what rebuilding the model needs."""
-    if not run_dir.is_dir():
-        raise UsageError(f"{run_dir} is not a directory; give a run directory of `swapbn train`")
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise UsageError(f"{run_dir} has no config.json; give a run directory of `swapbn train`")
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    missing = [k for k in MODEL_KEYS if k not in config]
-    if missing:
-        raise UsageError(f"{path} lacks {', '.join(missing)}")
-    if not (run_dir / "checkpoint.pt").is_file():
-        raise UsageError(f"{run_dir} has no checkpoint.pt (the run never saved a model)")
-    return config
-
-
-def load_model(run_dir: Path, config: dict, device: str = "cpu"):
-    """Rebuild the run's model from config.json and load checkpoint.pt's weights."""
-    import torch
-
-    from ..models import build_model
-
-    model = build_model(config["arch"], num_classes=config["num_classes"], act=config["act"],
-                        order=config["order"], width=config.get("width", 1.0),
-                        in_channels=config.get("in_channels", 3),
-                        image_size=config.get("image_size", 32), bias=config.get("bias", True),
-                        act_kwargs=config.get("act_kwargs"))
-    try:
-        checkpoint = torch.load(run_dir / "checkpoint.pt", map_location=device, weights_only=True)
-        model.load_state_dict(checkpoint["model"])
-    except (RuntimeError, KeyError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"cannot load {run_dir / 'checkpoint.pt'}: {first}") from None
-    return model.to(device)
-
-
 def run(args: argparse.Namespace) -> int:
     from ..data import load_dataset
     from ..metrics import channel_samples, format_table, measure
+    from ..training import resolve_device
     from ..training.config import DATA_SEED
-    from ..training.loop import resolve_device
 
     run_dir = Path(args.run_dir)
     if args.max_samples is not None and args.max_samples < 1:
@@ -78,11 +38,12 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     args.device = str(resolve_device(args.device))
-    config = read_config(run_dir)
-    model = load_model(run_dir, config, args.device)
+    run_record = RunDir(run_dir)
+    model = run_record.load_model(args.device)
+    config = run_record.config
     data = load_dataset(config.get("dataset", "digits"), args.data_root or config.get("data_root"),
                         train_subset=config.get("train_subset"),
-                        val_split=config.get("val_split") or 0, seed=DATA_SEED)
+                        val_split=config.get("val_images") or 0, seed=DATA_SEED)
     if args.split == "val" and data.val is None:
         raise UsageError("the run has no validation split (val_split=0); use --split test")
     loader = data.loader(args.split, args.batch_size, train=False, device=args.device)

@@ -11,13 +11,26 @@ import json
 from pathlib import Path
 
 from ..errors import UsageError
+from ..experiments import (
+    EXPERIMENTS,
+    SCALES,
+    all_completed,
+    check_existing,
+    get_experiment,
+    get_scale,
+    plan,
+    run_sweep,
+    select_per_setting,
+    summary,
+)
+from ..experiments.backends import BACKENDS, import_ray
+from ..experiments.grid import load_record
+from ..experiments.runner import SweepOptions
 
 HELP = "run one of the paper's experiments (see `swapbn experiments`) into run directories"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..experiments import EXPERIMENTS, SCALES
-
     p.add_argument("name", help=f"experiment: {', '.join(EXPERIMENTS)}")
     p.add_argument("--scale", default="smoke", help=f"{', '.join(SCALES)} (default smoke)")
     p.add_argument("--out", required=True, help="output folder: one run directory per run")
@@ -47,15 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _follow(experiment, out: Path, scale_name: str) -> dict | None:
     """lr and wd of the followed model (NWDBN / swap) chosen by a `main --grid` sweep in OUT."""
-    from ..experiments import select_per_setting
-    from ..experiments.grid import load_record
-
     records = []
-    for config_path in sorted(out.glob("main-*/config.json")):
-        try:
-            record = load_record(config_path.parent)
-        except (OSError, json.JSONDecodeError):
-            continue
+    for record in filter(None, map(load_record, sorted(out.glob("main-*")))):
         tags = record["config"].get("tags") or {}
         if tags.get("grid") and tags.get("scale") == scale_name:
             records.append(record)
@@ -66,18 +72,6 @@ def _follow(experiment, out: Path, scale_name: str) -> dict | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..experiments import (
-        all_completed,
-        get_experiment,
-        get_scale,
-        plan,
-        prepare,
-        run_sweep,
-        summary,
-    )
-    from ..experiments.backends import BACKENDS, import_ray
-    from ..experiments.runner import SweepOptions
-
     experiment = get_experiment(args.name)
     scale = get_scale(args.scale)
     if args.backend not in BACKENDS:
@@ -103,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     specs = plan(experiment.name, scale, grid=args.grid,
                  seeds=tuple(args.seeds) if args.seeds else None, data_root=args.data_root,
                  device=args.device, follow=follow)
-    planned = prepare(specs, out)
+    planned = check_existing(specs, out)
     counts = {s: sum(p.state == s for p in planned) for s in ("new", "resume", "changed", "done")}
     todo = len(planned) - counts["done"]
     print(f"{experiment.name} at scale {scale.name}: {len(planned)} runs, {todo} to run "
@@ -123,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
                            cpus_per_run=cpus, gpus_per_run=gpus, progress=not args.quiet)
     seconds = run_sweep(planned, out, options)
     print(summary(planned))
-    failed = [p.run_id for p in planned if (p.result or {}).get("status") != "completed"]
+    failed = [p.run_id for p in planned if p.result is None or p.result.status != "completed"]
     print(f"{len(planned) - len(failed)}/{len(planned)} completed, {todo} run now in "
           f"{seconds:.0f}s; run directories in {out}")
     return 0 if all_completed(planned) else 1
@@ -133,5 +127,5 @@ def _shown(config: dict) -> dict:
     """The values that tell runs apart (the rest is the scale's, the same for every run)."""
     keys = ("arch", "act", "order", "nwdbn", "dataset", "data_root", "width", "train_subset",
             "epochs", "milestones", "lr", "wd", "bn_gamma_wd", "bn_beta_wd", "batch_size",
-            "seed", "track_stats", "preset")
+            "seed", "stats_every", "preset")
     return {k: config[k] for k in keys if config.get(k) is not None}

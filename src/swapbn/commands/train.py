@@ -11,6 +11,15 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
+from ..atomic import json_text
+from ..errors import DivergedError, UsageError
+from ..rundir import FinalRecord
+from ..training import train
+from ..training.config import TrainConfig, parse_act_kwargs, parse_milestones
+from ..training.loop import run_device
+
 HELP = "train one model (convention, swap or nobn order) into a run directory"
 
 
@@ -29,8 +38,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data-root", default=None, help="folder that holds the data set")
     g.add_argument("--train-subset", type=int, default=None, metavar="N",
                    help="train on a stratified subset of N images")
-    g.add_argument("--val-split", type=int, default=0, metavar="N",
-                   help="hold out N training images as a validation split")
+    g.add_argument("--val-images", "--val-split", dest="val_images", type=int, default=0,
+                   metavar="N", help="hold out N training images as a validation split")
     g = p.add_argument_group("recipe (explicit values override --preset)")
     g.add_argument("--preset", default=None, help="'paper': the paper's Tables 3-6 recipe")
     g.add_argument("--epochs", type=int, default=None, help="default 10 (or the preset's)")
@@ -54,7 +63,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for PyTorch (default: its own choice; 1 is fastest for "
                         "small models on a CPU shared with other jobs)")
-    g.add_argument("--track-stats", type=int, default=0, metavar="K",
+    g.add_argument("--stats-every", "--track-stats", dest="stats_every", type=int, default=0,
+                   metavar="K",
                    help="measure saturation, skewness and sparsity every K epochs")
     g.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its checkpoint")
@@ -66,36 +76,30 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json", action="store_true", help="print the result (final.json) as JSON")
 
 
-def config_from_args(args: argparse.Namespace, *, order: str, seed: int):
+def config_from_args(args: argparse.Namespace, *, order: str, seed: int) -> TrainConfig:
     """The (unresolved) TrainConfig the flags describe, for one order and seed."""
-    from ..training.config import TrainConfig, parse_act_kwargs, parse_milestones
-
     return TrainConfig(
         arch=args.arch, act=args.act, order=order, dataset=args.dataset,
         data_root=args.data_root,
         act_kwargs=parse_act_kwargs(args.act_kwargs) if args.act_kwargs else None,
-        train_subset=args.train_subset, val_split=args.val_split, width=args.width,
+        train_subset=args.train_subset, val_images=args.val_images, width=args.width,
         epochs=args.epochs, lr=args.lr,
         milestones=parse_milestones(args.milestones) if args.milestones is not None else None,
         momentum=args.momentum, wd=args.wd, bn_gamma_wd=args.bn_gamma_wd,
         bn_beta_wd=args.bn_beta_wd, nwdbn=args.nwdbn, batch_size=args.batch_size, seed=seed,
-        device=args.device, amp=args.amp, track_stats=args.track_stats, preset=args.preset)
+        device=args.device, amp=args.amp, stats_every=args.stats_every, preset=args.preset)
 
 
 def apply_threads(args: argparse.Namespace) -> None:
     """--threads: PyTorch's intra-op CPU threads for this process."""
     if args.threads is None:
         return
-    from ..errors import UsageError
-
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
-    import torch
-
     torch.set_num_threads(args.threads)
 
 
-def describe(config) -> str:
+def describe(config: TrainConfig) -> str:
     """One line with the resolved recipe."""
     bn = ("no BN" if config.order == "nobn"
           else f"BN gamma {config.bn_gamma_wd:g}, beta {config.bn_beta_wd:g}")
@@ -108,14 +112,14 @@ def describe(config) -> str:
             f"{config.batch_size}, seed {config.seed}{preset}")
 
 
-def summary(final: dict) -> str:
+def summary(final: FinalRecord) -> str:
     """One line with the result of a run."""
-    if final["status"] != "completed":
-        return f"{final['status']} after epoch {final['epochs_completed']}: {final['error']}"
-    n = final["epochs_completed"]
-    text = (f"test accuracy {final['final_test_acc']:.2f}% (best {final['best_test_acc']:.2f}%)"
-            f" after {n} epoch{'s' if n != 1 else ''} in {final['seconds']:.1f} s")
-    stats = final.get("stats") or {}
+    if final.status != "completed":
+        return f"{final.status} after epoch {final.epochs_completed}: {final.error}"
+    n = final.epochs_completed
+    text = (f"test accuracy {final.final_test_acc:.2f}% (best {final.best_test_acc:.2f}%)"
+            f" after {n} epoch{'s' if n != 1 else ''} in {final.seconds:.1f} s")
+    stats = final.stats or {}
     parts = [f"{name} {stats[f'avg_{name}']:.3f}" for name in ("saturation", "skewness",
                                                                 "sparsity")
              if stats.get(f"avg_{name}") is not None]
@@ -131,10 +135,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import DivergedError
-    from ..training import train
-    from ..training.loop import run_device
-
     config = config_from_args(args, order=args.order, seed=args.seed).resolve()
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
@@ -149,9 +149,9 @@ def run(args: argparse.Namespace) -> int:
     final = train(config, out, progress=not args.quiet, resume=args.resume, force=args.force,
                   stream=stream)
     if args.json:
-        print(json.dumps(final, indent=2))
+        print(json_text(final.to_dict()))
     elif not args.quiet:
         print(summary(final))
-    if final["status"] == "diverged":
-        raise DivergedError(f"run diverged: {final['error']}")
+    if final.status == "diverged":
+        raise DivergedError(f"run diverged: {final.error}")
     return 0

@@ -1,6 +1,7 @@
 """The paper's experiments as data, and the sweep runner that trains them into run directories.
 
-    from swapbn.experiments import EXPERIMENTS, SCALES, plan, prepare, run_sweep, select_best
+    from swapbn.experiments import EXPERIMENTS, SCALES, plan, check_existing, run_sweep,
+    select_best
 """
 
 from .grid import (
@@ -13,10 +14,10 @@ from .grid import (
            select_per_setting,
 )
 from .registry import EXPERIMENTS, Experiment, RunSpec, Variant, dataset_root, get_experiment, plan
-from .runner import PlannedRun, SweepOptions, all_completed, prepare, run_sweep, summary
+from .runner import PlannedRun, SweepOptions, all_completed, check_existing, run_sweep, summary
 from .scales import SCALES, Scale, get_scale
 
 __all__ = ["EXPERIMENTS", "GRID_LRS", "GRID_WDS", "GRID_WDS_IMAGENET", "SCALES", "Choice",
            "Experiment", "PlannedRun", "RunSpec", "Scale", "SweepOptions", "Variant",
-           "all_completed", "dataset_root", "get_experiment", "get_scale", "grid_points", "plan",
-           "prepare", "run_sweep", "select_best", "select_per_setting", "summary"]
+           "all_completed", "check_existing", "dataset_root", "get_experiment", "get_scale", "grid_points", "plan",
+           "run_sweep", "select_best", "select_per_setting", "summary"]

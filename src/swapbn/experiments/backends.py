@@ -13,39 +13,37 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
 
 from ..errors import UsageError
-from .execute import error_line, record_failure, run_one
+from ..rundir import FinalRecord, RunDir
+from .execute import record_failure, run_one
 
-Result = dict
-OnResult = Callable[[Result], None]
+OnResult = Callable[[str, FinalRecord], None]  # (run_id, its final record)
 BACKENDS = ("local", "ray")
 
 
-def _crashed(job: dict, exc: BaseException) -> Result:
+def _crashed(job: dict, exc: BaseException) -> FinalRecord:
     """A run whose worker died (out of memory, killed): nothing could record it but us."""
-    final = record_failure(Path(job["out_dir"]), job["config"], exc, 0.0, 0.0)
-    return {"run_id": job["run_id"], "status": "failed", "final_test_acc": None,
-            "seconds": None, "error": final.get("error")}
+    return record_failure(RunDir(job["out_dir"]), job["config"], exc)
 
 
 def run_local(jobs: list[dict], *, workers: int, on_result: OnResult) -> None:
     """Sequentially in this process (workers=1), else a pool of `workers` spawned processes."""
     if workers <= 1:
         for job in jobs:
-            on_result(run_one(job))
+            on_result(job["run_id"], run_one(job))
         return
     # spawn: a fresh interpreter per worker (fork would copy torch's thread pools and locks).
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {pool.submit(run_one, job): job for job in jobs}
         for future in as_completed(futures):
+            job = futures[future]
             try:
-                result = future.result()
+                final = future.result()
             except Exception as exc:
-                result = _crashed(futures[future], exc)
-            on_result(result)
+                final = _crashed(job, exc)
+            on_result(job["run_id"], final)
 
 
 def import_ray():
@@ -86,13 +84,13 @@ def run_ray(jobs: list[dict], *, address: str | None, num_cpus: int | None,
             for ref in done:
                 job = pending.pop(ref)
                 try:
-                    result = ray.get(ref)
+                    final = ray.get(ref)
                 except Exception as exc:  # the task's worker died
-                    result = _crashed(job, exc)
-                on_result(result)
+                    final = _crashed(job, exc)
+                on_result(job["run_id"], final)
     finally:
         if started:
             ray.shutdown()
 
 
-__all__ = ["BACKENDS", "error_line", "import_ray", "run_local", "run_ray"]
+__all__ = ["BACKENDS", "import_ray", "run_local", "run_ray"]

@@ -10,63 +10,51 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-# Imported at module level so tests can replace it (monkeypatch) to inject failures.
-from ..training import TrainConfig, rundir, train
+import torch
+
+from ..rundir import FinalRecord, RunDir, error_line
+from ..training import TrainConfig, train
 
 
-def error_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}"
-
-
-def run_one(job: dict) -> dict:
+def run_one(job: dict) -> FinalRecord:
     """Train job["config"] (a resolved TrainConfig dict) into job["out_dir"].
 
     job: run_id, config, out_dir, mode ("resume": continue or start; "force": start over),
     threads (torch CPU threads, None to leave as is), progress (True: training's own epoch
     lines; "epochs": one short line per epoch prefixed by the run id, for parallel workers).
-    Returns {run_id, status, final_test_acc, seconds, error}.
     """
-    import torch
-
     threads = torch.get_num_threads()
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
-    out = Path(job["out_dir"])
-    config = TrainConfig.from_dict(job["config"])
-    started, wall = time.perf_counter(), time.time()
+    started = time.perf_counter()
     try:
-        final = train(config, out, progress=job.get("progress") is True,
-                      resume=job.get("mode") != "force", force=job.get("mode") == "force",
-                      on_epoch=_epoch_printer(job) if job.get("progress") == "epochs" else None)
+        return train(TrainConfig.from_dict(job["config"]), Path(job["out_dir"]),
+                     progress=job.get("progress") is True, resume=job.get("mode") != "force",
+                     force=job.get("mode") == "force",
+                     on_epoch=_epoch_printer(job) if job.get("progress") == "epochs" else None)
     except Exception as exc:  # recorded, and the sweep goes on
-        final = record_failure(out, job["config"], exc, time.perf_counter() - started, wall)
+        return record_failure(RunDir(job["out_dir"]), job["config"], exc,
+                              time.perf_counter() - started)
     finally:
         torch.set_num_threads(threads)  # a run in the caller's process leaves it as it was
-    return {"run_id": job["run_id"], "status": final.get("status"),
-            "final_test_acc": final.get("final_test_acc"),
-            "seconds": final.get("seconds"), "error": final.get("error")}
 
 
-def record_failure(out: Path, config: dict, exc: Exception, seconds: float,
-                    since: float) -> dict:
+def record_failure(run: RunDir, config: dict, exc: BaseException,
+                   seconds: float | None = None) -> FinalRecord:
     """final.json with status failed; config.json too when training never wrote one.
 
     Training records its own failures once it has started; errors before that (a data set
-    that cannot be read, a bad device) leave no final.json, so the sweep writes it.
+    that cannot be read, a bad device) or a worker that died leave no record of this error,
+    so the sweep writes it.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / rundir.FINAL
-    final = rundir.read_json(path)
-    if (final is not None and final.get("status") == "failed" and final.get("error")
-            and path.stat().st_mtime >= since - 1):
-        return final  # written by this attempt
-    if rundir.read_json(out / rundir.CONFIG) is None:
-        rundir.write_json(out / rundir.CONFIG, config)
-    final = {"status": "failed", "final_test_acc": None, "best_test_acc": None,
-             "epochs_completed": 0, "seconds": seconds, "error": error_line(exc),
-             "stats": None, "gradients": None, "channels": None}
-    rundir.write_json(out / rundir.FINAL, final)
+    recorded = run.final
+    if recorded is not None and recorded.status == "failed" and recorded.error == error_line(exc):
+        return recorded  # written by training for this very error
+    run.path.mkdir(parents=True, exist_ok=True)
+    if run.config is None:
+        run.write_config(config)
+    final = FinalRecord.failed(exc, seconds=seconds)
+    run.write_final(final)
     return final
 
 

@@ -7,11 +7,12 @@ over the seeds -- not the best single seed, which would reward seed luck.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..rundir import RunDir
 
 GRID_LRS: tuple[float, ...] = (0.1, 0.01)
 GRID_WDS: tuple[float, ...] = (5e-3, 1e-3, 5e-4, 1e-4)
@@ -44,19 +45,19 @@ class Choice:
                 "run_dirs": list(self.run_dirs), "candidates": self.candidates}
 
 
-def load_record(run_dir: str | Path) -> dict:
-    """{config, final, run_dir} of a run directory (final is {} while it has not finished)."""
-    run_dir = Path(run_dir)
-    config = json.loads((run_dir / "config.json").read_text())
-    try:
-        final = json.loads((run_dir / "final.json").read_text())
-    except FileNotFoundError:
-        final = {}
-    return {"config": config, "final": final, "run_dir": str(run_dir)}
+def load_record(run_dir: str | Path) -> dict | None:
+    """{config, final, run_dir} of a run directory (final is {} while it has not finished);
+    None when it holds no readable configuration."""
+    run = RunDir(run_dir)
+    config, final = run.config, run.final
+    if config is None:
+        return None
+    return {"config": config, "final": final.to_dict() if final else {}, "run_dir": str(run.path)}
 
 
 def _records(runs: Iterable[str | Path | dict]) -> list[dict]:
-    return [r if isinstance(r, dict) else load_record(r) for r in runs]
+    records = [r if isinstance(r, dict) else load_record(r) for r in runs]
+    return [r for r in records if r is not None]
 
 
 def _accuracy(record: dict) -> float | None:

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from ..training import TrainConfig, rundir
+from ..errors import UsageError
+from ..rundir import FinalRecord, RunDir
+from ..training import TrainConfig
 from .backends import run_local, run_ray
 from .registry import RunSpec
 
 # Fields that say where a run was made rather than what it is.
 WHERE_FIELDS = ("device", "data_root")
-FINAL_STATES = ("completed", "diverged")
 
 
 @dataclass
@@ -32,48 +33,36 @@ class PlannedRun:
     spec: RunSpec
     config: dict  # resolved TrainConfig
     state: str  # new | done | resume | changed
-    result: dict | None = None
+    result: FinalRecord | None = None
 
     @property
     def run_id(self) -> str:
         return self.spec.run_id
 
 
-def config_differences(recorded: dict, config: dict, *, ignore: tuple[str, ...] = ()) -> list[str]:
-    """TrainConfig fields (tags included) where config.json differs from a resolved config."""
-    return [k for k in TrainConfig.fields()
-            if k not in ignore and recorded.get(k) != config.get(k)]
-
-
 def resolve(spec: RunSpec) -> dict:
     return TrainConfig(**spec.config).resolve().to_dict()
 
 
-def prepare(specs: list[RunSpec], out: str | Path) -> list[PlannedRun]:
+def check_existing(specs: list[RunSpec], out: str | Path) -> list[PlannedRun]:
     """Resolve every run's configuration and compare it with what OUT already holds."""
     out = Path(out)
     planned = []
     for spec in specs:
         config = resolve(spec)
-        run_dir = out / spec.run_id
-        recorded = rundir.read_json(run_dir / rundir.CONFIG)
-        final = rundir.read_json(run_dir / rundir.FINAL)
-        if recorded is None:
+        run = RunDir(out / spec.run_id)
+        final = run.final
+        if run.config is None:
             state = "new"
-        elif config_differences(recorded, config, ignore=WHERE_FIELDS):
+        elif run.differences(config, ignore=WHERE_FIELDS):
             state = "changed"
-        elif final and final.get("status") in FINAL_STATES:
+        elif final is not None and final.finished:
             state = "done"
-        elif config_differences(recorded, config):
+        elif run.differences(config):
             state = "changed"  # same run elsewhere, unfinished: its checkpoint cannot continue
         else:
             state = "resume"
-        run = PlannedRun(spec, config, state)
-        if state == "done":
-            run.result = {"run_id": spec.run_id, "status": final["status"],
-                          "final_test_acc": final.get("final_test_acc"),
-                          "seconds": final.get("seconds"), "error": final.get("error")}
-        planned.append(run)
+        planned.append(PlannedRun(spec, config, state, final if state == "done" else None))
     return planned
 
 
@@ -115,12 +104,13 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
     finished = 0
     started = time.perf_counter()
 
-    def on_result(result: dict) -> None:
+    def on_result(run_id: str, final: FinalRecord) -> None:
         nonlocal finished
         finished += 1
-        by_id[result["run_id"]].result = result
+        by_id[run_id].result = final
         if options.progress:
-            print(f"[{finished}/{len(todo)}] {result_line(result)}", file=stream, flush=True)
+            print(f"[{finished}/{len(todo)}] {result_line(run_id, final)}", file=stream,
+                  flush=True)
 
     if sequential:
         for job in jobs:
@@ -136,21 +126,18 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
                     cpus_per_run=cpus, gpus_per_run=options.gpus_per_run,
                     on_result=on_result)
     else:
-        from ..errors import UsageError
-
         raise UsageError(f"unknown backend {options.backend!r}; choose from local, ray")
     return time.perf_counter() - started
 
 
-def result_line(result: dict) -> str:
-    acc = result.get("final_test_acc")
-    text = f"{result['run_id']}  {result.get('status')}"
-    if acc is not None:
-        text += f"  test {acc:.2f}%"
-    if result.get("seconds") is not None:
-        text += f"  {result['seconds']:.1f}s"
-    if result.get("error"):
-        text += f"  ({result['error']})"
+def result_line(run_id: str, final: FinalRecord) -> str:
+    text = f"{run_id}  {final.status}"
+    if final.final_test_acc is not None:
+        text += f"  test {final.final_test_acc:.2f}%"
+    if final.seconds is not None:
+        text += f"  {final.seconds:.1f}s"
+    if final.error:
+        text += f"  ({final.error})"
     return text
 
 
@@ -159,16 +146,15 @@ def summary(planned: list[PlannedRun]) -> str:
     width = max([len(p.run_id) for p in planned] + [6])
     lines = [f"{'run':<{width}}  {'state':<8} {'status':<10} {'test acc':>9} {'seconds':>9}  error"]
     for p in planned:
-        r = p.result or {}
-        acc = r.get("final_test_acc")
-        seconds = r.get("seconds")
+        r = p.result or FinalRecord(status="None")
+        acc, seconds = r.final_test_acc, r.seconds
         lines.append(f"{p.run_id:<{width}}  {('skipped' if p.state == 'done' else 'ran'):<8} "
-                     f"{str(r.get('status')):<10} "
+                     f"{r.status:<10} "
                      f"{(f'{acc:.2f}' if acc is not None else '-'):>9} "
                      f"{(f'{seconds:.1f}' if seconds is not None else '-'):>9}  "
-                     f"{r.get('error') or ''}".rstrip())
+                     f"{r.error or ''}".rstrip())
     return "\n".join(lines)
 
 
 def all_completed(planned: list[PlannedRun]) -> bool:
-    return all(p.result is not None and p.result.get("status") == "completed" for p in planned)
+    return all(p.result is not None and p.result.status == "completed" for p in planned)

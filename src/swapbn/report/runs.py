@@ -1,8 +1,6 @@
-"""Run directories as the report sees them: found by their config.json, read, never written.
-
-A run directory (docs/architecture.md, "Run directory") holds config.json, metrics.jsonl,
-final.json and channels.npz. The report needs nothing else, so runs from any machine combine
-by copying folders under one root.
+"""Run directories as the report sees them: found and read through `swapbn.rundir`, never
+written. The report needs nothing else, so runs from any machine combine by copying folders
+under one root.
 """
 
 from __future__ import annotations
@@ -12,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..training.rundir import read_json, read_metrics
+from .. import rundir
+from ..rundir import RunDir
 
 
 @dataclass
@@ -92,23 +91,17 @@ class Run:
                 "run_dir": str(self.path)}
 
 
-def _read_json(path: Path) -> dict:
-    value = read_json(path)
-    return value if isinstance(value, dict) else {}
-
-
 def load_run(path: Path) -> Run | None:
-    config = _read_json(path / "config.json")
+    """The report's view of a run directory; None when it has no readable configuration."""
+    run = RunDir(path)
+    config, final = run.config, run.final
     if not config:
         return None
-    return Run(path=path, config=config, final=_read_json(path / "final.json"),
-               epochs=read_metrics(path))
+    return Run(path=run.path, config=config, final=final.to_dict() if final else {},
+               epochs=run.metrics())
 
 
 def find_runs(root: Path) -> list[Run]:
     """Every run directory under root (including root itself), in path order."""
-    root = Path(root)
-    if not root.is_dir():
-        raise NotADirectoryError(f"{root} is not a directory")
-    runs = [load_run(p.parent) for p in sorted(root.rglob("config.json"))]
+    runs = [load_run(run.path) for run in rundir.find_runs(root)]
     return [r for r in runs if r is not None]

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from ..atomic import write_json, write_text
 from ..errors import UsageError
-from . import rundir
 from .config import TrainConfig
 from .loop import train
 
@@ -110,22 +110,22 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
     for i, (order, seed, config) in enumerate(configs, 1):
         run_dir = out / run_name(order, seed)
         final = train(config, run_dir, progress=False, resume=True, force=force)
-        stats = final.get("stats") or {}
+        stats = final.stats or {}
         runs.append({"order": order, "seed": seed, "dir": run_dir.name,
-                     "status": final["status"], "final_test_acc": final["final_test_acc"],
-                     "best_test_acc": final["best_test_acc"], "seconds": final["seconds"],
+                     "status": final.status, "final_test_acc": final.final_test_acc,
+                     "best_test_acc": final.best_test_acc, "seconds": final.seconds,
                      **{k: stats.get(k) for k in MEASURES}})
         if progress:
-            acc = final["final_test_acc"]
-            result = f"test {acc:.2f}%" if final["status"] == "completed" else final["status"]
+            acc = final.final_test_acc
+            result = f"test {acc:.2f}%" if final.status == "completed" else final.status
             print(f"[{i}/{len(configs)}] {order:<10} seed {seed}: {result} "
-                  f"({final['seconds']:.1f} s)", file=stream, flush=True)
+                  f"({final.seconds:.1f} s)", file=stream, flush=True)
     rows = summarize(runs, orders)
     record = {"config": {k: v for k, v in configs[0][2].to_dict().items()
                          if k not in ("order", "seed", "nwdbn", "tags")},
               "orders": orders, "seeds": list(seeds), "summary": rows, "runs": runs,
               "seconds": time.perf_counter() - started}
-    rundir.write_json(out / COMPARE_JSON, record)
+    write_json(out / COMPARE_JSON, record)
     c = configs[0][2]
     recipe = ("the paper's recipe per order" if c.preset else
               f"lr {c.lr:g}, weight decay {c.wd:g}, {c.epochs} epochs, batch {c.batch_size}")
@@ -134,5 +134,5 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
               f"Width {c.width:g}, {recipe}{subset}, seeds {', '.join(map(str, seeds))}; "
               "test accuracy mean ± std over seeds, model averages of the paper's measures "
               "on the test split.\n\n")
-    rundir.write_text(out / COMPARE_MD, header + table(rows, markdown=True) + "\n")
+    write_text(out / COMPARE_MD, header + table(rows, markdown=True) + "\n")
     return record

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..activations import ACTIVATIONS, make_activation
 from ..blocks import ORDERS
+from ..data import DATASETS
 from ..errors import UsageError
 from ..models import MODELS, model_family
 from ..presets import PRESET_DATASETS, paper_recipe
@@ -34,12 +35,6 @@ MILESTONE_FRACTIONS = (0.5, 0.75)
 # seed for every run: run seeds vary initialisation, batch order and augmentation, so seeds of
 # one configuration are trained and measured on the same images.
 DATA_SEED = 0
-
-
-def dataset_names() -> tuple[str, ...]:
-    from ..data import DATASETS
-
-    return tuple(DATASETS)
 
 
 def default_milestones(epochs: int) -> list[int]:
@@ -95,7 +90,7 @@ class TrainConfig:
     data_root: str | None = None
     act_kwargs: dict[str, float] | None = None
     train_subset: int | None = None
-    val_split: float = 0
+    val_images: int = 0  # training images held out as a validation split
     width: float = 1.0
     bias: bool = True
     epochs: int | None = None
@@ -110,7 +105,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = False
-    track_stats: int = 0
+    stats_every: int = 0  # measure the paper's statistics every K epochs (0: off)
     preset: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -180,7 +175,7 @@ class TrainConfig:
         _choose("model", self.arch, list(MODELS))
         _choose("activation", self.act, list(ACTIVATIONS))
         _choose("order", self.order, ORDERS)
-        _choose("data set", self.dataset, dataset_names())
+        _choose("data set", self.dataset, list(DATASETS))
         if self.preset is not None:
             _choose("preset", self.preset, PRESETS)
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
@@ -214,11 +209,11 @@ class TrainConfig:
             raise UsageError(f"width must be positive, got {self.width}")
         if self.train_subset is not None and self.train_subset < 2:
             raise UsageError(f"train subset must be at least 2 images, got {self.train_subset}")
-        if self.val_split < 0:
-            raise UsageError(f"validation split must be zero or positive, got {self.val_split}")
-        if self.track_stats < 0:
+        if self.val_images < 0:
+            raise UsageError(f"validation split must be zero or positive, got {self.val_images}")
+        if self.stats_every < 0:
             raise UsageError(f"track-stats must be zero (off) or a number of epochs, "
-                             f"got {self.track_stats}")
+                             f"got {self.stats_every}")
         if self.data_root is not None and not Path(self.data_root).expanduser().exists():
             raise UsageError(f"data root {self.data_root} does not exist")
         try:
