@@ -1,4 +1,4 @@
-"""measure(): hooks, data forms, edge cases of SPEC section 3, points on non-swapbn models."""
+"""measure(): hooks, data forms, metric edge cases, points on non-swapbn models, gradient probes."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import pytest
 import scipy.stats
 import torch
 from torch import nn
+from torchvision.ops import Conv2dNormActivation
 
-from swapbn import build_model
+import swapbn
+from swapbn import MeasurementPoint, build_model, measurement_points
 from swapbn.metrics import (
     ChannelSamples,
     activation_points,
     channel_samples,
     gradient_probes,
     measure,
+    resolve_points,
 )
 
 
@@ -63,8 +66,6 @@ def reference_record(act: torch.Tensor, block: torch.Tensor, bound):
 def test_every_layer_matches_whole_array_reference(order):
     model, x = tiny(order), inputs()
     got = measure(model, x, batch_size=10).to_dict()
-    from swapbn import measurement_points
-
     points = measurement_points(model)
     acts = capture(model, x, [p.act for p in points], 10)
     blocks = capture(model, x, [p.output for p in points], 10)
@@ -171,8 +172,6 @@ def test_constant_and_all_zero_channels_in_conv_and_fc_layers():
 
 
 def test_points_on_torchvision_blocks_and_a_swap_sequential():
-    from torchvision.ops import Conv2dNormActivation
-
     torch.manual_seed(0)
     conventional = nn.Sequential(
         Conv2dNormActivation(1, 6, activation_layer=nn.Tanh, inplace=None),
@@ -261,9 +260,26 @@ def test_gradient_probes_match_autograd_and_leave_the_model_unchanged():
     assert r["act_input_grad_abs_mean"] == pytest.approx(float(torch.stack(sums["agrad"]).mean()),
                                                          rel=1e-5)
     assert [layer["name"] for layer in got["layers"]][:2] == ["features.0", "features.1"]
+    # The same points as measure(); a subset probes only those layers, named points cannot.
+    one = gradient_probes(model, [(x[:16], y[:16]), (x[16:], y[16:])], batches=2,
+                          points=measurement_points(model)[:1])
+    assert one["layers"] == got["layers"][:1]
+    with pytest.raises(ValueError, match="weight layer"):
+        gradient_probes(model, [(x, y)], points=["features.0.act"])
+
+
+def test_one_point_type_for_blocks_and_named_modules():
+    model = tiny("convention")
+    blocks = measurement_points(model)
+    assert resolve_points(model) == blocks and resolve_points(model, blocks[:2]) == blocks[:2]
+    p = blocks[0]
+    assert isinstance(p, MeasurementPoint) and p.shared and p.bounded
+    assert (p.kind, p.weight) == ("conv", model.features[0].weight)
+    named = resolve_points(model, ["features.0.act"])[0]
+    assert isinstance(named, MeasurementPoint)
+    assert (named.name, named.act, named.kind, named.channels, named.bound, named.weight) == (
+        "features.0.act", p.act, None, None, 1.0, None)
 
 
 def test_measure_is_exported_from_the_package():
-    import swapbn
-
     assert swapbn.measure is measure

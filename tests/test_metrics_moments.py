@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
+import torch.distributed as dist
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -231,8 +232,6 @@ def test_constant_and_short_channels_have_no_skewness():
 
 
 def test_all_reduce_with_one_process_gloo_group(tmp_path):
-    import torch.distributed as dist
-
     x = torch.randn(64, 3, 4, 4, dtype=torch.float64)
     solo = ChannelMoments.of(x)
     assert ChannelMoments.of(x).all_reduce() is not None  # no group: unchanged

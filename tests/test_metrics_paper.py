@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from swapbn import build_model, measurement_points
+from swapbn.data import load_dataset
 from swapbn.metrics import measure
 
 
@@ -74,7 +75,7 @@ def algorithm2(model, batches, modules, uppers, dtype=torch.float64) -> list[flo
         X = _outputs(model, x, modules, dtype)
         for li, upper in enumerate(uppers):
             block = _flat(X[li]).abs()
-            if isinstance(upper, torch.Tensor):  # empirical: an all-zero channel adds 0 (SPEC)
+            if isinstance(upper, torch.Tensor):  # empirical: an all-zero channel adds 0
                 block = torch.where(upper[:, None] > 0, block / upper[:, None].clamp_min(1e-300),
                                     torch.zeros_like(block))
             else:
@@ -128,8 +129,6 @@ def paper_metrics(model, batches, dtype=torch.float64) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def digits():
-    from swapbn.data import load_dataset
-
     return load_dataset("digits", train_subset=512)
 
 

@@ -12,7 +12,7 @@ from swapbn import build_model, measurement_points
 from swapbn.activations import ACTIVATIONS, make_activation
 from swapbn.blocks import Block
 from swapbn.models import MODELS
-from swapbn.models.vgg import VGG16
+from swapbn.models.vgg import VGG16, vgg16_n_config
 
 ORDERS = ["convention", "swap", "nobn"]
 
@@ -92,9 +92,7 @@ def test_vgg16_n_depths() -> None:
     assert _count(build_model("vgg11", num_classes=10, width=1 / 16), nn.Conv2d) == 8
 
 
-def test_vgg16_n_pools_follow_spec() -> None:
-    from swapbn.models.vgg import vgg16_n_config
-
+def test_vgg16_n_pools_follow_the_paper() -> None:
     assert vgg16_n_config(11) == [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512]
     assert vgg16_n_config(10) == [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
     assert vgg16_n_config(16) == VGG16

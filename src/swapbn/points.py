@@ -1,36 +1,124 @@
-"""Where the paper measures: the activation output and the block output of every block."""
+"""Where the paper measures: the activation output and the block output of every block.
+
+`MeasurementPoint` is the one description of a place to hook, shared by `measure`,
+`ChannelSampler` and `gradient_probes`: `measurement_points` walks the swapbn blocks of a
+model, `resolve_points` also turns points a caller names on any model into the same type.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from torch import nn
 
 from .blocks import Block
 
+# Asymptotes of common torch activations, for points on models not built by swapbn.
+_TORCH_BOUNDS: dict[type, float | None] = {
+    nn.Tanh: 1.0, nn.Softsign: 1.0, nn.Sigmoid: 1.0, nn.Hardsigmoid: 1.0,
+    nn.ReLU: None, nn.LeakyReLU: None, nn.GELU: None, nn.SiLU: None, nn.ELU: None,
+    nn.ReLU6: 6.0,
+}
+
 
 @dataclass(frozen=True)
 class MeasurementPoint:
-    """One block: hooks on `act` see the activation output, hooks on `output` the block output."""
+    """Hooks on `act` see the activation output, hooks on `output` the block output (the same
+    module is fine). `kind` ("conv" / "fc") and `channels` are None for points a caller names
+    (measure infers them from the tensor); `weight` is the block's weight layer, which
+    gradient probes need (None for named points)."""
 
     name: str
-    kind: str  # "conv" or "fc"
-    channels: int
+    kind: str | None
+    channels: int | None
     act: nn.Module
     output: nn.Module
     bound: float | None
+    weight: nn.Module | None = None
 
     @property
     def bounded(self) -> bool:
         return self.bound is not None
 
+    @property
+    def shared(self) -> bool:
+        """Block output is the activation output (convention and nobn orders)."""
+        return self.act is self.output
+
+
+def activation_bound(module: nn.Module) -> float | None:
+    """The asymptote of an activation module: its `bound` attribute, or a known torch one."""
+    if hasattr(module, "bound"):
+        return module.bound
+    if isinstance(module, nn.Hardtanh):
+        return max(abs(module.min_val), abs(module.max_val))
+    for cls, bound in _TORCH_BOUNDS.items():
+        if isinstance(module, cls):
+            return bound
+    return None
+
 
 def measurement_points(model: nn.Module) -> list[MeasurementPoint]:
     """One entry per block of a swapbn model, in forward order."""
-    points = []
-    for name, module in model.named_modules():
-        if isinstance(module, Block):
-            points.append(MeasurementPoint(name=name, kind=module.kind, channels=module.channels,
-                                           act=module.act, output=module.output_module,
-                                           bound=getattr(module.act, "bound", None)))
-    return points
+    return [MeasurementPoint(name, m.kind, m.channels, m.act, m.output_module,
+                             activation_bound(m.act), m.weight)
+            for name, m in model.named_modules() if isinstance(m, Block)]
+
+
+def _module(model: nn.Module, spec: nn.Module | str) -> nn.Module:
+    if isinstance(spec, str):
+        try:
+            return model.get_submodule(spec)
+        except AttributeError:
+            raise ValueError(f"model has no submodule {spec!r}") from None
+    if not isinstance(spec, nn.Module):
+        raise ValueError(f"a measurement point needs modules or module names, got {type(spec).__name__}")
+    return spec
+
+
+def resolve_points(model: nn.Module, points: Iterable | None = None) -> list[MeasurementPoint]:
+    """Turn the `points` argument of measure() into hook targets.
+
+    None: every block of a swapbn model. Otherwise each item is a MeasurementPoint, an
+    activation module (block output = activation output), or a tuple
+    (act, output[, bound]) whose modules may be given by name; the bound defaults to the
+    activation's known asymptote (None for ReLU and other unbounded ones). A module that
+    runs several times in one forward pass pools all its outputs.
+    """
+    if points is None:
+        found = measurement_points(model)
+        if not found:
+            raise ValueError("model has no swapbn blocks; pass points=[(act, output, bound), ...]")
+        return found
+    names = {id(m): n for n, m in model.named_modules()}
+    out = []
+    for i, item in enumerate(points):
+        if isinstance(item, MeasurementPoint):
+            out.append(item)
+            continue
+        if isinstance(item, (nn.Module, str)):
+            item = (item, item)
+        if not isinstance(item, Sequence) or len(item) not in (2, 3):
+            raise ValueError("a measurement point is (act, output) or (act, output, bound), "
+                             f"got {item!r}")
+        act, output = _module(model, item[0]), _module(model, item[1])
+        bound = activation_bound(act) if len(item) == 2 else item[2]
+        if bound is not None and not bound > 0:
+            raise ValueError(f"bound must be positive or None, got {bound}")
+        name = item[0] if isinstance(item[0], str) else names.get(id(act), f"point{i}")
+        out.append(MeasurementPoint(name, None, None, act, output,
+                                    None if bound is None else float(bound)))
+    if not out:
+        raise ValueError("no measurement points given")
+    return out
+
+
+def activation_points(model: nn.Module, types: tuple[type, ...] = (
+        nn.ReLU, nn.Tanh, nn.Softsign, nn.Hardtanh, nn.Sigmoid, nn.GELU, nn.SiLU),
+) -> list[MeasurementPoint]:
+    """Every activation module of `types` as a point whose block output is its own output.
+
+    That is the convention order of torchvision / timm models (conv -> BN -> act).
+    """
+    return resolve_points(model, [m for m in model.modules() if isinstance(m, types)])

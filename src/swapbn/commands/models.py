@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..models import MODELS, build_model, count_parameters
+from ..points import measurement_points
+
 HELP = "list every model with its parameter count"
 
 
@@ -17,9 +20,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models import MODELS, build_model, count_parameters
-    from ..points import measurement_points
-
     print(f"{'model':<12} {'parameters':>12} {'blocks':>7}   "
           f"(classes={args.num_classes}, image={args.image_size}, width={args.width}, "
           f"act={args.act}, order={args.order})")

@@ -1,4 +1,4 @@
-"""The paper's layer metrics (SPEC section 3) from per-channel statistics."""
+"""The paper's layer metrics (eqs. 1-2 and 4, Section 5.2) from per-channel statistics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gradient probes (paper A.7): weight-layer inputs, weight gradients, gradients at the activation.
+"""Gradient probes (paper, Appendix A.7): weight-layer inputs, weight and activation gradients.
 
 The paper argues that swap models keep weight gradients healthy although Tanh's own
 gradient vanishes, because the weight layer's input (the previous BN output) is larger.
@@ -15,13 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..blocks import Block
+from ..points import resolve_points
 from .batches import hooked, labelled_batches, model_device
-
-
-def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module, nn.Module]]:
-    """(name, weight module, activation module) of every swapbn block, in forward order."""
-    return [(name, m.weight, m.act) for name, m in model.named_modules() if isinstance(m, Block)]
 
 
 class _Mean:
@@ -42,47 +37,47 @@ class _Mean:
 
 def gradient_probes(model: nn.Module, data, *, batches: int = 4,
                     device: torch.device | str | None = None,
-                    layers: Iterable[tuple[str, nn.Module, nn.Module]] | None = None,
+                    points: Iterable | None = None,
                     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
                     batch_size: int = 64) -> dict:
     """Mean |input| of each weight layer, mean |grad| of its weight, mean |grad| at the act input.
 
     `data` yields (inputs, labels) batches (a training loader) or is a swapbn data set (its
     shuffled training loader). Means run over every element of every probed batch (the
-    weight gradient: over its elements, averaged over batches). Returns
+    weight gradient: over its elements, averaged over batches). `points` defaults to every
+    swapbn block (see `resolve_points`); each needs its `weight` layer. Returns
     {"batches", "samples", "layers": [{"name", "input_abs_mean", "weight_grad_abs_mean",
     "act_input_grad_abs_mean"}, ...]}.
     """
     if batches < 1:
         raise ValueError(f"batches must be at least 1, got {batches}")
-    probes = list(layers) if layers is not None else weight_layers(model)
-    if not probes:
-        raise ValueError("model has no swapbn blocks; pass layers=[(name, weight, act), ...]")
+    probes = resolve_points(model, points)
+    if any(p.weight is None for p in probes):
+        raise ValueError("gradient probes need points with a weight layer (swapbn blocks)")
     dev = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
     saved_buffers = {k: b.detach().clone() for k, b in model.named_buffers()}
-    stats = {name: (_Mean(), _Mean(), _Mean()) for name, _, _ in probes}
+    stats = [(_Mean(), _Mean(), _Mean()) for _ in probes]
     model.zero_grad(set_to_none=True)
     model.train()
     seen = samples = 0
     try:
         with hooked([]) as handles:
-            for name, weight, act in probes:
-                inp, _, act_grad = stats[name]
-                handles.append(weight.register_forward_pre_hook(
+            for p, (inp, _, act_grad) in zip(probes, stats, strict=True):
+                handles.append(p.weight.register_forward_pre_hook(
                     lambda m, args, inp=inp: inp.add(args[0])))
 
                 def on_act(m, args, out, act_grad=act_grad):
                     if args[0].requires_grad:
                         args[0].register_hook(lambda g: act_grad.add(g))
-                handles.append(act.register_forward_hook(on_act))
+                handles.append(p.act.register_forward_hook(on_act))
             for x, y in labelled_batches(data, batch_size=batch_size, max_batches=batches,
                                          device=dev):
                 model.zero_grad(set_to_none=True)
                 loss_fn(model(x), y).backward()
-                for name, weight, _ in probes:
-                    if weight.weight.grad is not None:
-                        stats[name][1].add(weight.weight.grad)
+                for p, s in zip(probes, stats, strict=True):
+                    if p.weight.weight.grad is not None:
+                        s[1].add(p.weight.weight.grad)
                 seen += 1
                 samples += len(x)
     finally:
@@ -96,7 +91,7 @@ def gradient_probes(model: nn.Module, data, *, batches: int = 4,
     return {
         "batches": seen,
         "samples": samples,
-        "layers": [{"name": name, "input_abs_mean": s[0].value,
+        "layers": [{"name": p.name, "input_abs_mean": s[0].value,
                     "weight_grad_abs_mean": s[1].value, "act_input_grad_abs_mean": s[2].value}
-                   for name, s in ((n, stats[n]) for n, _, _ in probes)],
+                   for p, s in zip(probes, stats, strict=True)],
     }

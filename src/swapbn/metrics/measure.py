@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..points import MeasurementPoint, resolve_points
 from . import formulas
 from .batches import evaluating, hooked, input_batches
 from .moments import ChannelMoments, release_scratch
-from .points import Point, resolve_points
 
 
 @dataclass
@@ -111,7 +111,7 @@ def _kind(x: torch.Tensor) -> str:
     return "conv" if x.dim() >= 3 else "fc"
 
 
-def _attach(point: Point, layer: LayerMeasurement, handles: list) -> None:
+def _attach(point: MeasurementPoint, layer: LayerMeasurement, handles: list) -> None:
     def on_act(module, inputs, output):
         if layer.kind is None:
             layer.kind = _kind(output)
@@ -128,7 +128,8 @@ def _attach(point: Point, layer: LayerMeasurement, handles: list) -> None:
 def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
             max_samples: int | None = None, points: Iterable | None = None,
             batch_size: int = 256, also: Iterable = ()) -> Measurement:
-    """Saturation, channel skewness and sparsity of every layer in one pass (SPEC section 3).
+    """Saturation, channel skewness and sparsity of every layer in one pass (paper eqs. 1-2, 4
+    and Section 5.2).
 
     The model runs in eval mode under no_grad (its mode, and its device when `device` moves
     it, are restored afterwards); forward hooks at the activation output and the block output

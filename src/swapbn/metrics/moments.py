@@ -12,7 +12,7 @@ precision inputs are reduced in float32 around a per-channel shift (the batch me
 `x - shift` is exact or correctly rounded relative to the spread, not to the offset;
 partial sums run over at most one spatial map in float32 and everything after that is
 float64. That keeps a float32 channel sitting at 0.999 with a spread of 1e-3 within about
-1e-8 of the float64 two-pass answer (SPEC asks 1e-6) while running at float32 speed, where
+1e-8 of the float64 two-pass answer (the tests ask 1e-6) while running at float32 speed, where
 the textbook power sums E[x^3] - 3 mu E[x^2] + 2 mu^3 lose every digit. Tensors with fewer
 than 16 values per map (fully connected outputs) are reduced in float64 throughout.
 """
@@ -23,6 +23,7 @@ import math
 import threading
 
 import torch
+import torch.distributed as dist
 
 # Rows of the stacked state used by all_reduce (count is broadcast over channels).
 _FIELDS = ("mean", "m2", "m3", "sum_abs", "max_abs", "min", "max")
@@ -119,8 +120,6 @@ class ChannelMoments:
         Gathers each rank's stacked state and merges them in rank order, so every rank ends
         with the same result as one process that saw all the data.
         """
-        import torch.distributed as dist
-
         if not (dist.is_available() and dist.is_initialized()):
             return self
         if self.channels is None:

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_write
+from ..points import resolve_points
 from .batches import evaluating, hooked, input_batches
-from .points import resolve_points
 
 SITES = ("act", "block")
 

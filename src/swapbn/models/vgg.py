@@ -1,4 +1,4 @@
-"""VGG11, VGG16 and the truncated VGG16_n of the paper (SPEC section 2).
+"""VGG11, VGG16 and the truncated VGG16_n of the paper (Section 3, Table 7).
 
 The convolutional part follows the VGG configurations; the head is global average
 pooling and two fully connected blocks in the same order as the conv blocks (no BN in
