@@ -11,6 +11,8 @@ import argparse
 import json
 import sys
 
+from ..errors import UsageError
+from ..training.compare import check_orders, compare, order_config, table
 from .train import add_training_arguments, apply_threads, config_from_args, describe
 
 HELP = "train convention and swap (and nwdbn, nobn) over seeds and compare them"
@@ -22,8 +24,6 @@ DEFAULT_SEEDS = "0,1,2"
 
 
 def _ints(text: str, what: str) -> list[int]:
-    from ..errors import UsageError
-
     try:
         values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
@@ -44,8 +44,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.compare import check_orders, compare, order_config, table
-
     orders = check_orders([o.strip() for o in args.orders.split(",") if o.strip()])
     seeds = _ints(args.seeds, "--seeds")
     base = config_from_args(args, order="convention", seed=seeds[0])

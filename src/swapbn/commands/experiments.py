@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..experiments import EXPERIMENTS, SCALES, plan
+from ..experiments.estimates import human, run_seconds
+from ..experiments.runner import resolve
+
 HELP = "list the paper's experiments with their runs and estimated time per scale"
 
 
@@ -13,10 +17,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..experiments import EXPERIMENTS, SCALES, plan
-    from ..experiments.estimates import human, run_seconds
-    from ..experiments.runner import resolve
-
     scales = list(SCALES)
     head = f"{'experiment':<12} " + " ".join(f"{s + ' runs':>10} {'est. time':>11}"
                                             for s in scales) + "  what (paper)"

@@ -1,6 +1,7 @@
 """Rough run-time estimates for `swapbn experiments`: model cost x images / measured speed.
 
-The cost of a model is its multiply-accumulates per image, counted from its layer shapes. The speed is one measurement on the development machine (2 CPU cores,
+The cost of a model is its multiply-accumulates per image, counted from its layer shapes. The
+speed is one measurement on the development machine (2 CPU cores,
 one thread per run): estimates for other models assume the same multiply-accumulates per
 second, which flatters tiny models and large images alike -- they are estimates, not promises.
 """
@@ -11,6 +12,8 @@ import functools
 
 import torch
 from torch import nn
+
+from ..models import build_model
 
 # (train images, test images, image size, classes) of every data set.
 DATASET_SIZES: dict[str, tuple[int, int, int, int]] = {
@@ -64,8 +67,6 @@ def count_macs(model: nn.Module, image_size: int) -> int:
 @functools.lru_cache(maxsize=256)
 def macs(arch: str, width: float, image_size: int, num_classes: int) -> int:
     """count_macs of a model built on the meta device (no memory, no initialisation work)."""
-    from ..models import build_model
-
     with torch.device("meta"):
         model = build_model(arch, num_classes=num_classes, width=width, image_size=image_size)
     return count_macs(model, image_size)
