@@ -73,7 +73,7 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dry-run", action="store_true",
                    help="print the resolved configuration as JSON and train nothing")
     g.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    g.add_argument("--json", action="store_true", help="print the result (final.json) as JSON")
+    g.add_argument("--json", action="store_true", help="print the final record of the run as JSON")
 
 
 def config_from_args(args: argparse.Namespace, *, order: str, seed: int) -> TrainConfig:

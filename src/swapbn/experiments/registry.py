@@ -136,7 +136,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("main", "VGG16_11 Tanh: convention, NWDBN, swap, with per-epoch statistics, "
                "channel samples and gradient probes",
                "Figures 1, 3, 4, 8, 15-17; section 5.2", _main,
-               extra={"track_stats": 1}),
+               extra={"stats_every": 1}),
     Experiment("nwdbn-beta", "NWDBN with beta weight decay 0, 1e-4, ..., 1e-3",
                "Figure 5", _nwdbn_beta, follows="nwdbn"),
     Experiment("swap-affine", "swap with BN affine weight decay 0, 1e-6, ..., 5e-4",
