@@ -7,44 +7,33 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import UsageError
+from . import cifar, digits, folder, imagenet, tinyimagenet
 from .dataset import DataSet
 from .splits import stratified_pick
 from .stats import channel_stats
 
 
 def _digits(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import digits
-
     return digits.load(seed)
 
 
 def _cifar10(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import cifar
-
     return cifar.load("cifar10", root, download)
 
 
 def _cifar100(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import cifar
-
     return cifar.load("cifar100", root, download)
 
 
 def _tinyimagenet(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import tinyimagenet
-
     return tinyimagenet.load(_need_root("tinyimagenet", root, download))
 
 
 def _imagenet(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import imagenet
-
     return imagenet.load("imagenet", _need_root("imagenet", root, download), seed)
 
 
 def _folder(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import folder
-
     return folder.load(_need_root("folder", root, download), seed)
 
 
