@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from swapbn.data import load_dataset
+from swapbn.data import cache, load_dataset
 
 CIFAR10_NAMES = [
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -269,3 +270,13 @@ def test_cache_is_used_and_notices_a_changed_file(tmp_path, monkeypatch):
     third = load_dataset("folder", tmp_path / "d")
     assert decoded  # decoded again
     assert np.array_equal(third.train.images[1].numpy(), changed.transpose(2, 0, 1))
+
+
+def test_cache_file_gets_the_mode_of_every_other_output(tmp_path, monkeypatch):
+    monkeypatch.setenv("SWAPBN_CACHE", str(tmp_path / "cache"))
+    cache.save("toy", "key", {"x": torch.arange(3)})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(cache.cache_path("toy", "key").stat().st_mode) == 0o666 & ~umask
+    assert torch.equal(cache.load("toy", "key")["x"], torch.arange(3))
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["toy-key.pt"]  # no temporary

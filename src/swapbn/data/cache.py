@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from ..atomic import atomic_write
 
 FORMAT = 1  # bump when the cached content changes meaning
 
@@ -59,17 +60,10 @@ def load(name: str, key: str) -> dict[str, Any] | None:
 
 
 def save(name: str, key: str, content: dict[str, Any]) -> None:
-    """Write atomically; a cache that cannot be written only costs time, so warn and go on."""
+    """Write atomically (with the mode of every other output); a cache that cannot be written
+    only costs time, so warn and go on."""
     path = cache_path(name, key)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(content, fh)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda tmp: torch.save(content, tmp))
     except OSError as exc:
         warnings.warn(f"could not write data cache {path}: {exc}", stacklevel=2)

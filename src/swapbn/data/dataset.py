@@ -3,12 +3,12 @@ the `loader` that turns a split into normalised batches on the training device."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
 
 from ..errors import UsageError
+from .loaders import Loader, MemoryLoader, StreamLoader
 
 
 @dataclass
@@ -98,7 +98,7 @@ class DataSet:
         device: str | torch.device = "cpu",
         seed: int = 0,
         drop_last: bool = False,
-    ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    ) -> Loader:
         """Batches (x float32 normalised NCHW, y int64), both on `device`.
 
         train=True shuffles and augments. The batches depend only on `seed` and the arguments:
@@ -108,13 +108,12 @@ class DataSet:
             raise UsageError(f"batch size must be at least 1, got {batch_size}")
         part = self.split(split)
         device = torch.device(device)
+        common = (batch_size, train, device, seed, drop_last, self.mean, self.std)
         if part.images is not None:
-            from .memory_loader import MemoryLoader
-
-            return MemoryLoader(self, part, batch_size, train, device, seed, drop_last)
-        from .stream_loader import StreamLoader
-
-        return StreamLoader(self, part, batch_size, train, device, seed, drop_last)
+            images, labels = part.images_on(device), part.labels_on(device)
+            pad, flip = self.augmentation.pad, self.augmentation.flip
+            return MemoryLoader(images, labels, pad, flip, *common)
+        return StreamLoader(part.files, part.labels, self.workers, *common)
 
     def __repr__(self) -> str:
         val = f", val={len(self.val)}" if self.val is not None else ""
@@ -123,7 +122,3 @@ class DataSet:
             f"{self.image_size}x{self.image_size}, train={len(self.train)}, "
             f"test={len(self.test)}{val})"
         )
-
-
-def num_batches(n: int, batch_size: int, drop_last: bool) -> int:
-    return n // batch_size if drop_last else -(-n // batch_size)

@@ -3,6 +3,7 @@ images (<= 64 px) are decoded once into uint8 tensors and cached; larger ones st
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +13,12 @@ import torch
 from ..errors import UsageError
 from . import cache
 from .dataset import Augmentation, DataSet, Split
-from .decode import class_folders, decode_files, image_size, list_images
-from .stats import channel_stats
+from .decode import class_folders, decode_file, decode_files, image_size, list_images
+from .loaders import IMAGE_SIZE, eval_transform
+from .stats import channel_stats, merge_stats
 
 MAX_IN_MEMORY = 64  # larger images stream from files through a DataLoader
+STATS_SAMPLE = 1000  # training images of a streamed set whose pixels give mean and std
 
 
 @dataclass
@@ -81,8 +84,6 @@ def build(
     h, w = image_size(train.files[0])
     if h == w <= MAX_IN_MEMORY:
         return in_memory(name, classes, train, test, h)
-    from .imagenet import streamed
-
     return streamed(name, classes, train, test, seed)
 
 
@@ -125,6 +126,46 @@ def from_content(name: str, content: dict, augmentation: Augmentation) -> DataSe
         train=Split(labels=content["train_labels"], images=train_images),
         test=Split(labels=content["test_labels"], images=content["test_images"]),
         augmentation=augmentation,
+    )
+
+
+def sample_stats(files: list[str], seed: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std over a seeded sample of training images after the eval
+    transform."""
+    generator = torch.Generator().manual_seed(int(seed))
+    pick = torch.randperm(len(files), generator=generator)[:STATS_SAMPLE].tolist()
+    transform = eval_transform()
+    sums = torch.zeros(3, dtype=torch.float64)
+    sums_sq = torch.zeros(3, dtype=torch.float64)
+    count = 0
+    for i in sorted(pick):
+        x = transform(decode_file(files[i])).to(torch.float64)
+        sums += x.sum(dim=(1, 2))
+        sums_sq += x.square().sum(dim=(1, 2))
+        count += x.shape[1] * x.shape[2]
+    return merge_stats(sums, sums_sq, count)
+
+
+def streamed(name: str, classes: list[str], train: FileList, test: FileList, seed: int) -> DataSet:
+    """Images stay on disk and stream through a DataLoader; mean and std come from a seeded
+    sample of training images, cached under the file-list key."""
+    key = cache.fingerprint(train.entries, name, "stats", STATS_SAMPLE, seed)
+    content = cache.load(f"{name}-stats", key)
+    if content is None:
+        mean, std = sample_stats(train.files, seed)
+        content = {"mean": list(mean), "std": list(std)}
+        cache.save(f"{name}-stats", key, content)
+    return DataSet(
+        name=name,
+        classes=classes,
+        in_channels=3,
+        image_size=IMAGE_SIZE,
+        mean=tuple(content["mean"]),
+        std=tuple(content["std"]),
+        train=Split(labels=torch.tensor(train.labels, dtype=torch.int64), files=train.files),
+        test=Split(labels=torch.tensor(test.labels, dtype=torch.int64), files=test.files),
+        augmentation=Augmentation(pad=0, flip=True),
+        workers=min(8, max(0, (os.cpu_count() or 1) - 1)),
     )
 
 

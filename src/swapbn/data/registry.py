@@ -7,44 +7,33 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import UsageError
+from . import cifar, digits, folder, imagenet, tinyimagenet
 from .dataset import DataSet
 from .splits import stratified_pick
 from .stats import channel_stats
 
 
 def _digits(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import digits
-
     return digits.load(seed)
 
 
 def _cifar10(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import cifar
-
     return cifar.load("cifar10", root, download)
 
 
 def _cifar100(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import cifar
-
     return cifar.load("cifar100", root, download)
 
 
 def _tinyimagenet(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import tinyimagenet
-
     return tinyimagenet.load(_need_root("tinyimagenet", root, download))
 
 
 def _imagenet(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import imagenet
-
     return imagenet.load("imagenet", _need_root("imagenet", root, download), seed)
 
 
 def _folder(root: Path | None, seed: int, download: bool) -> DataSet:
-    from . import folder
-
     return folder.load(_need_root("folder", root, download), seed)
 
 
@@ -92,16 +81,17 @@ def load_dataset(
         if not root.is_dir():
             raise UsageError(f"data root {root} is not a folder")
     data = DATASETS[name](root, seed, download)
-    return _select(data, train_subset, val_split, seed)
+    return _select(data, train_subset, int(val_split), seed)
 
 
-def _select(data: DataSet, train_subset: int | None, val_split: int, seed: int) -> DataSet:
-    """Apply the validation hold-out and the training subset."""
-    if not val_split and train_subset is None:
+def _select(data: DataSet, train_subset: int | None, val_images: int, seed: int) -> DataSet:
+    """Hold out `val_images` training images as the validation split, then take the training
+    subset."""
+    if not val_images and train_subset is None:
         return data
     train, val = data.train, None
-    if val_split:
-        held, rest = stratified_pick(train.labels, int(val_split), seed, "val_split")
+    if val_images:
+        held, rest = stratified_pick(train.labels, val_images, seed, "val_split")
         train, val = train.subset(rest), train.subset(held)
     if train_subset is not None and int(train_subset) != len(train):
         picked, _ = stratified_pick(train.labels, int(train_subset), seed, "train_subset")
