@@ -76,7 +76,7 @@ def test_main_tracks_statistics_every_epoch():
         runs = plan("main", scale)
         orders = [r.tags["order"] for r in runs]
         assert sorted(set(orders), key=orders.index) == ["convention", "nwdbn", "swap"]
-        assert all(r.config["track_stats"] == 1 for r in runs)
+        assert all(r.config["stats_every"] == 1 for r in runs)
 
 
 def test_data_root_rule(tmp_path):
