@@ -1,4 +1,5 @@
-"""Atomic writers: a report or figure is either absent or complete, never half written."""
+"""Atomic writers of text, JSON and CSV: a report file is either absent or complete, never half
+written (figures: `figures.save`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-
-from matplotlib.figure import Figure
 
 from ..atomic import atomic_write
 
@@ -37,13 +36,6 @@ def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[
     for row in rows:
         writer.writerow(["" if v is None else v for v in row])
     return write_text_atomic(path, buf.getvalue())
-
-
-def save_figure(fig: Figure, path: Path, dpi: int = 120) -> Path:
-    """Render a figure to PNG in memory and write it atomically."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return write_bytes_atomic(path, buf.getvalue())
 
 
 def _finite(obj: Any) -> Any:
