@@ -8,9 +8,14 @@ import re
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
+from swapbn.cli import main
 from swapbn.experiments import EXPERIMENTS, SCALES, dataset_root, plan
+from swapbn.experiments.estimates import count_macs
 from swapbn.experiments.runner import resolve
+from swapbn.models import build_model
 from swapbn.presets import paper_recipe
 
 
@@ -91,8 +96,6 @@ def test_data_root_rule(tmp_path):
 
 
 def test_experiments_command_lists_every_experiment(capsys):
-    from swapbn.cli import main
-
     assert main(["experiments"]) == 0
     out = capsys.readouterr().out
     for name in EXPERIMENTS:
@@ -129,12 +132,6 @@ def test_main_records_curves_channels_and_gradients(smoke_sweeps):
 @pytest.mark.parametrize("arch, size", [("vgg16_11", 32), ("mobilenet", 32), ("vgg16", 64),
                                         ("vgg16_8", 32)])
 def test_mac_count_matches_a_forward_pass(arch, size):
-    import torch
-    from torch import nn
-
-    from swapbn.experiments.estimates import count_macs
-    from swapbn.models import build_model
-
     model = build_model(arch, num_classes=10, width=1 / 16, image_size=size).eval()
     seen = 0
 

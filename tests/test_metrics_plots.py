@@ -7,12 +7,7 @@ import pytest
 from PIL import Image
 
 from swapbn.metrics import ChannelSamples
-from swapbn.report.layer_plots import (
-    layer_values,
-    plot_channel_distributions,
-    plot_layer_metric,
-    plot_layer_metrics,
-)
+from swapbn.report.figures import channel_distributions, layer_metric_figures, layer_values
 
 
 def record(values):
@@ -27,18 +22,18 @@ def test_layer_values_turn_null_into_nan():
 
 def test_layer_metric_figure_has_one_coloured_line_per_record(tmp_path):
     records = {"convention": record([0.1, 0.2, 0.3]), "swap": record([0.8, 0.7, 0.9])}
-    path = plot_layer_metric(records, "saturation", tmp_path / "sat.png")
+    (path,) = layer_metric_figures(records, tmp_path, ("saturation",))
     img = np.asarray(Image.open(path).convert("RGB")).astype(int)
     blue = ((abs(img[..., 0] - 31) < 30) & (abs(img[..., 1] - 119) < 30)
             & (abs(img[..., 2] - 180) < 30)).sum()
     orange = ((abs(img[..., 0] - 255) < 30) & (abs(img[..., 1] - 127) < 30)
               & (img[..., 2] < 60)).sum()
     assert blue > 100 and orange > 100  # matplotlib's C0 and C1
-    paths = plot_layer_metrics(records, tmp_path / "all")
+    paths = layer_metric_figures(records, tmp_path / "all")
     assert [p.name for p in paths] == ["layer_saturation.png", "layer_skewness.png",
                                        "layer_sparsity.png"]
     with pytest.raises(ValueError, match="unknown metric"):
-        plot_layer_metric(records, "accuracy", tmp_path / "x.png")
+        layer_metric_figures(records, tmp_path, ("accuracy",))
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
 
 
@@ -48,9 +43,11 @@ def test_channel_distributions_from_samples_and_npz(tmp_path):
               "act/a": rng.normal(size=(2, 300)).astype(np.float32),
               "act_layer/a": rng.normal(size=300).astype(np.float32)}
     npz = ChannelSamples(arrays).save(tmp_path / "channels.npz")
-    path = plot_channel_distributions({"swap": npz, "convention": ChannelSamples(arrays)},
-                                      tmp_path / "ch.png", title="test")
+    path = channel_distributions({"swap": ChannelSamples.load(npz),
+                                  "convention": ChannelSamples(arrays)},
+                                 tmp_path / "ch.png", title="test")
     w, h = Image.open(path).size
     assert w > h > 100  # two rows of three panels
     with pytest.raises(ValueError, match="no block samples"):
-        plot_channel_distributions({"swap": npz}, tmp_path / "b.png", site="block")
+        channel_distributions({"swap": ChannelSamples(arrays)}, tmp_path / "b.png",
+                              site="block")

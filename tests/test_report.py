@@ -13,7 +13,10 @@ import pytest
 from png_checks import EVERY_FIGURE, assert_png_drawn
 from report_fakes import Fake, write_fake_sweep, write_run
 from swapbn.cli import main
+from swapbn.experiments import EXPERIMENTS
 from swapbn.report.aggregate import Summary
+from swapbn.report.directions import CLAIMS
+from swapbn.report.figures import FIGURES
 
 EXPERIMENT_CSVS = ("main", "table1", "table2", "depth", "nwdbn_beta", "swap_affine", "nobn",
                    "datasets")
@@ -178,7 +181,6 @@ def test_summary_matches_numpy():
     assert math.isnan(Summary.of([3.0]).std) and Summary.of([]).n == 0
 
 
-
 def test_untagged_runs_group_by_their_config(tmp_path):
     fake = Fake("x", "s", {}, {"arch": "vgg11", "act": "tanh", "order": "swap"}, 40.0, 0.5,
                 1.0, 0.7, layers=3)
@@ -192,3 +194,9 @@ def test_untagged_runs_group_by_their_config(tmp_path):
     rows = read_csv(tmp_path / "out" / "untagged.csv")
     assert [r["setting"] for r in rows] == ["vgg11/tanh/swap/digits"]
     assert (rows[0]["seeds_completed"], float(rows[0]["test_acc_mean"])) == ("2", 41.0)
+
+
+def test_every_experiment_names_known_claims_and_figures():
+    named = [f for e in EXPERIMENTS.values() for f in e.figures]
+    assert sorted(named) == sorted(FIGURES) == sorted(EVERY_FIGURE)
+    assert sorted(c for e in EXPERIMENTS.values() for c in e.claims) == sorted(CLAIMS)

@@ -11,8 +11,8 @@ from scipy import integrate, stats
 
 from png_checks import assert_png_drawn
 from swapbn.cli import main
-from swapbn.report import theory
-from swapbn.report.metrics_bridge import sample_metrics
+from swapbn.theory import compute as theory
+from swapbn.theory.compute import sample_metrics
 
 
 def test_uniform_saturation_is_one_half():

@@ -2,17 +2,19 @@
 
 Readers (resume, sweeps, reports) may look at a run directory at any moment, also while a run
 is being written or after it was killed, so nothing is ever written in place. This module is
-the package's only writer of files: every other module calls `atomic_write`, `write_text` or
-`write_json`.
+the package's only writer of files: every other module calls `atomic_write` or one of the
+`write_*` functions below.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,17 @@ def json_text(obj: Any, indent: int | None = 2) -> str:
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, json_text(obj) + "\n")
+
+
+def write_csv(path: str | os.PathLike, header: Sequence[str],
+              rows: Iterable[Sequence[Any]]) -> Path:
+    """A CSV table; None cells are written empty."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return write_text(path, buf.getvalue())
 
 
 def _finite(obj: Any) -> Any:

@@ -27,6 +27,7 @@ class Recipe:
         return d
 
 
+# The paper's data sets (also those of the paper scale, experiments/scales.py).
 PRESET_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "tinyimagenet", "imagenet")
 
 # One row per table column: (epochs, lr, (milestones), weight decay, batch size), in the order of

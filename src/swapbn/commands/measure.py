@@ -6,8 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
+from ..data import load_dataset
 from ..errors import UsageError
+from ..metrics import ChannelSampler, format_table, measure
 from ..rundir import RunDir
+from ..training import resolve_device
+from ..training.config import DATA_SEED
 
 HELP = "measure saturation, channel skewness and sparsity of a trained run, per layer"
 
@@ -27,11 +31,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data import load_dataset
-    from ..metrics import channel_samples, format_table, measure
-    from ..training import resolve_device
-    from ..training.config import DATA_SEED
-
     run_dir = Path(args.run_dir)
     if args.max_samples is not None and args.max_samples < 1:
         raise UsageError(f"--max-samples must be at least 1, got {args.max_samples}")
@@ -47,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
     if args.split == "val" and data.val is None:
         raise UsageError("the run has no validation split (val_split=0); use --split test")
     loader = data.loader(args.split, args.batch_size, train=False, device=args.device)
-    result = measure(model, loader, device=args.device, max_samples=args.max_samples)
+    # --figures: the channel samples ride along in the measuring pass.
+    sampler = ChannelSampler() if args.figures is not None else None
+    result = measure(model, loader, device=args.device, max_samples=args.max_samples,
+                     also=(sampler,) if sampler is not None else ())
     record = result.to_dict()
     if args.json:
         print(json.dumps(record, indent=2))
@@ -56,21 +58,19 @@ def run(args: argparse.Namespace) -> int:
               f"{record['samples']} {args.split} images")
         print(format_table(record))
     if args.figures is not None:
-        from ..report.layer_plots import plot_channel_distributions, plot_layer_metrics
+        from ..report.figures import channel_distributions, layer_metric_figures  # matplotlib
 
         label = f"{config['order']} ({config['act']})"
-        paths = plot_layer_metrics({label: record}, args.figures)
-        samples = channel_samples(model, data.loader(args.split, args.batch_size, train=False,
-                                                     device=args.device),
-                                  device=args.device, max_samples=args.max_samples)
+        paths = layer_metric_figures({label: record}, args.figures)
+        samples = sampler.result()
         # The paper's Figure 1 shows a deep conv layer: take the last one.
         convs = [r["name"] for r in record["layers"] if r["kind"] == "conv"]
         layer = (convs or samples.layers or [None])[-1]
         if layer is not None:
             for site in ("act", "block"):
-                paths.append(plot_channel_distributions(
-                    {label: samples}, args.figures / f"channels_{site}.png", layer=layer,
-                    site=site))
+                paths.append(channel_distributions({label: samples},
+                                                   args.figures / f"channels_{site}.png",
+                                                   layer=layer, site=site))
         if not args.json:
             for p in paths:
                 print(f"wrote {p}")

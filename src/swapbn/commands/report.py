@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report.build import build_report
+    from ..report.build import build_report  # matplotlib: only when the command runs
 
     start = time.perf_counter()
     out, sections = build_report(args.dir, args.out)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import time
 from pathlib import Path
+
+from ..errors import UsageError
 
 HELP = "theory figures: BN of tanh, textbook distributions, tanh skewness grid, activations"
 
@@ -16,10 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import csv
-
-    from ..errors import UsageError
-    from ..report.theory_figures import write_theory
+    from ..theory.figures import write_theory  # matplotlib: only when the command runs
 
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} exists and is not a directory")

@@ -9,6 +9,11 @@ order); a scale adds the shared values and the seeds. Every run carries `tags` i
 `variant` names one setting and groups its seeds; `setting` is the variant without the
 hyperparameter grid point (equal to `variant` when no grid is run), so grid selection picks one
 variant per setting.
+
+An experiment also says how `swapbn report` treats its runs: the parameter its rows are ordered
+by, the paper's table its accuracy column comes from, the sets of the paper's claims checked on
+it (swapbn.report.directions) and its figures (swapbn.report.figures), so adding an experiment
+means adding one entry here.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import UsageError
 from .grid import grid_points
 from .scales import Scale
 
-BOUNDED = ("tanh", "lecun_tanh", "softsign")
+# Table 2: the paper's bounded activations (the shifted Tanh goes beyond the paper).
+TABLE2_ACTIVATIONS = ("tanh", "lecun_tanh", "softsign")
 DEPTHS = tuple(range(8, 17))
 # Figure 5: beta weight decay 0, 1e-4, ..., 1e-3 on NWDBN.
 BETA_WDS = tuple(round(i * 1e-4, 6) for i in range(11))
@@ -56,10 +63,18 @@ class Experiment:
     what: str
     paper: str
     variants: Callable[[Scale], list[Variant]]
-    # True for experiments whose hyperparameters follow another model's (no grid of their own).
+    # The model whose selected hyperparameters this experiment takes (no grid of its own).
     follows: str | None = None
     # Extra TrainConfig values (measurements the figures need).
     extra: dict = field(default_factory=dict)
+    # The numeric setting key the experiment sweeps: the report orders its rows by it.
+    swept: str | None = None
+    # Where the paper publishes this experiment's accuracies (for settings published twice).
+    published_in: str | None = None
+    # Names of the paper's claim sets checked on it (swapbn.report.directions.CLAIMS).
+    claims: tuple[str, ...] = ()
+    # Its figures, by file name (swapbn.report.figures.FIGURES).
+    figures: tuple[str, ...] = ()
 
 
 def _table1(scale: Scale) -> list[Variant]:
@@ -79,7 +94,7 @@ def _table2(scale: Scale) -> list[Variant]:
                     {"arch": "vgg16_11", "act": act, "order": order,
                      "dataset": scale.main_dataset},
                     {"act": act, "order": order, "arch": "vgg16_11"})
-            for act in BOUNDED for order in ("convention", "swap")]
+            for act in TABLE2_ACTIVATIONS for order in ("convention", "swap")]
 
 
 def _depth(scale: Scale) -> list[Variant]:
@@ -128,22 +143,39 @@ def _datasets(scale: Scale) -> list[Variant]:
 
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
-    Experiment("table1", "{VGG16, MobileNet} x {ReLU, Tanh} x {convention, swap} per data set",
-               "Table 1, Figure 9", _table1),
-    Experiment("table2", "VGG16_11 x {Tanh, LeCun Tanh, Softsign} x {convention, swap}",
-               "Table 2, Figure 13", _table2),
-    Experiment("depth", "swap VGG16_n, n = 8..16 (Tanh)", "Table 7, Figure 14", _depth),
     Experiment("main", "VGG16_11 Tanh: convention, NWDBN, swap, with per-epoch statistics, "
                "channel samples and gradient probes",
                "Figures 1, 3, 4, 8, 15-17; section 5.2", _main,
-               extra={"stats_every": 1}),
+               extra={"stats_every": 1}, claims=("convention_nwdbn_swap",),
+               figures=("fig03_layer_saturation_main", "fig04_layer_skewness_main",
+                        "sec52_layer_sparsity_main", "fig01_channel_distributions_main",
+                        "fig08_block_output_distributions_main", "fig15_gradients_main",
+                        "fig16_train_curves_main", "fig17_test_curves_main",
+                        "fig16_17_epoch_stats_main")),
+    Experiment("table1", "{VGG16, MobileNet} x {ReLU, Tanh} x {convention, swap} per data set",
+               "Table 1, Figure 9", _table1, published_in="Table 1",
+               claims=("orders_per_model",), figures=("fig09_layer_skewness_by_dataset_table1",)),
+    Experiment("table2", "VGG16_11 x {Tanh, LeCun Tanh, Softsign} x {convention, swap}",
+               "Table 2, Figure 13", _table2, published_in="Table 2",
+               claims=("orders_per_activation",),
+               figures=("fig13_layer_skewness_by_activation_table2",)),
+    Experiment("depth", "swap VGG16_n, n = 8..16 (Tanh)", "Table 7, Figure 14", _depth,
+               published_in="Table 7", claims=("best_depth",),
+               figures=("fig14_layer_skewness_by_depth",)),
     Experiment("nwdbn-beta", "NWDBN with beta weight decay 0, 1e-4, ..., 1e-3",
-               "Figure 5", _nwdbn_beta, follows="nwdbn"),
+               "Figure 5", _nwdbn_beta, follows="nwdbn", swept="bn_beta_wd",
+               claims=("skewness_drives_accuracy",),
+               figures=("fig05_accuracy_vs_skewness_nwdbn_beta",)),
     Experiment("swap-affine", "swap with BN affine weight decay 0, 1e-6, ..., 5e-4",
-               "Figures 7, 18", _swap_affine, follows="swap"),
-    Experiment("nobn", "VGG16 Tanh: convention against no BN", "A.2, Figure 10", _nobn),
+               "Figures 7, 18", _swap_affine, follows="swap", swept="bn_wd",
+               claims=("sparsity_drives_accuracy",),
+               figures=("fig07_accuracy_vs_sparsity_swap_affine",
+                        "fig18_accuracy_sparsity_vs_affine_wd")),
+    Experiment("nobn", "VGG16 Tanh: convention against no BN", "A.2, Figure 10", _nobn,
+               published_in="Table 1", claims=("bn_against_nobn",),
+               figures=("fig10_nobn_layer_saturation_skewness",)),
     Experiment("datasets", "swap VGG16 Tanh per data set (layer skewness)", "Figure 9",
-               _datasets),
+               _datasets, figures=("fig09_layer_skewness_by_dataset",)),
 )}
 
 
@@ -164,8 +196,6 @@ def dataset_root(data_root: str | None, dataset: str) -> str | None:
     So one root serves every data set (cifar10/, cifar100/, tinyimagenet/, imagenet/ beside
     each other), and a root that is itself the data set works for single-data-set sweeps.
     """
-    from pathlib import Path
-
     if data_root is None or dataset == "digits":
         return None
     sub = Path(data_root).expanduser() / dataset

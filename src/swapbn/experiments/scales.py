@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PAPER_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "tinyimagenet", "imagenet")
+from ..errors import UsageError
+from ..presets import PRESET_DATASETS
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ SCALES: dict[str, Scale] = {
         name="paper",
         about="the paper's data sets, full width, Tables 3-6 recipes (preset paper), "
               "3 seeds (ImageNet 1)",
-        datasets=PAPER_DATASETS,
+        datasets=PRESET_DATASETS,
         main_dataset="cifar100",
         seeds=(0, 1, 2),
         dataset_seeds={"imagenet": (0,)},
@@ -94,8 +95,6 @@ SCALES: dict[str, Scale] = {
 
 
 def get_scale(name: str) -> Scale:
-    from ..errors import UsageError
-
     if name not in SCALES:
         raise UsageError(f"unknown scale {name!r}; choose from {', '.join(SCALES)}")
     return SCALES[name]

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..experiments import EXPERIMENTS, select_per_setting
 from .runs import Run
 
 MODEL_METRICS = ("test_acc", "avg_saturation", "max_saturation", "avg_skewness",
                  "avg_sparsity")
-# The numeric key an experiment sweeps: its rows are ordered by it.
-SWEPT = {"nwdbn-beta": "bn_beta_wd", "swap-affine": "bn_wd"}
 SETTING_KEYS = ("arch", "act", "order", "dataset", "depth", "bn_wd", "bn_beta_wd")
 
 
@@ -118,8 +117,6 @@ class Group:
 
 def _select(runs: list[Run]) -> set[str]:
     """The variants that stand for their settings (paper protocol: best mean accuracy)."""
-    from ..experiments.grid import select_per_setting
-
     return {c.variant for c in select_per_setting([r.record() for r in runs]).values()}
 
 
@@ -135,7 +132,7 @@ def group_runs(runs: list[Run]) -> dict[str, list[Group]]:
         for variant, rs in variants.items():
             rs = sorted(rs, key=lambda r: (r.seed is None, r.seed or 0, str(r.path)))
             groups.append(Group(exp, rs[0].setting, variant, rs, selected=variant in chosen))
-        swept = SWEPT.get(exp)
+        swept = EXPERIMENTS[exp].swept if exp in EXPERIMENTS else None
         out[exp] = sorted(groups, key=lambda g: (
             g.keys.get(swept) or 0 if swept else 0, _natural(g.setting), _natural(g.variant)))
     return out

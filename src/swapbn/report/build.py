@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic import write_text
 from ..errors import UsageError
-from . import figures as F
-from . import layer_figures as L
+from ..experiments import EXPERIMENTS
 from .aggregate import Group, group_runs
-from .directions import BOUNDED, Check, directions
-from .files import write_text_atomic
+from .directions import Check, directions
+from .figures import FIGURES
 from .runs import Run, find_runs
 from .tables import (
     markdown_directions,
@@ -22,21 +21,6 @@ from .tables import (
     write_experiment_csv,
 )
 
-# Reading order of the README; experiments not listed follow in the order found.
-EXPERIMENT_ORDER = ("main", "table1", "table2", "depth", "nwdbn-beta", "swap-affine", "nobn",
-                    "datasets")
-ABOUT = {
-    "main": "VGG16_11 Tanh: convention, NWDBN, swap (Figures 1, 3, 4, 8, 15-17; section 5.2)",
-    "table1": "{VGG16, MobileNet} x {ReLU, Tanh} x {convention, swap} (Table 1, Figure 9)",
-    "table2": "VGG16_11 x {Tanh, LeCun Tanh, Softsign} x orders (Table 2, Figure 13)",
-    "depth": "swap VGG16_n, n = 8..16 (Table 7, Figure 14)",
-    "nwdbn-beta": "NWDBN with beta weight decay: accuracy against avg skewness (Figure 5)",
-    "swap-affine": "swap with BN affine weight decay: accuracy against sparsity "
-                   "(Figures 7, 18)",
-    "nobn": "convention against no BN (appendix A.2, Figure 10)",
-    "datasets": "swap VGG16 Tanh per data set (Figure 9)",
-}
-
 
 @dataclass
 class Section:
@@ -44,70 +28,6 @@ class Section:
     groups: list[Group]
     checks: list[Check]
     files: list[Path] = field(default_factory=list)
-
-
-FigureMaker = Callable[[list[Group], Path], list[Path | None]]
-
-
-def _bounded(groups: list[Group]) -> list[Group]:
-    return [g for g in groups if g.keys.get("act") in BOUNDED]
-
-
-def _main_figures(gs: list[Group], out: Path) -> list[Path | None]:
-    from .channel_figures import channel_distributions
-
-    return [
-        L.by_order(gs, ("saturation",), out / "fig03_layer_saturation_main.png",
-                   "Figure 3: layer saturation (activation output)"),
-        L.by_order(gs, ("skewness",), out / "fig04_layer_skewness_main.png",
-                   "Figure 4: layer skewness (activation output)"),
-        L.by_order(gs, ("sparsity",), out / "sec52_layer_sparsity_main.png",
-                   "Section 5.2: layer sparsity (block output)"),
-        *channel_distributions(gs, out),
-        F.gradients(gs, out / "fig15_gradients_main.png",
-                    "Figure 15: weight-layer inputs and gradients per layer"),
-        F.learning_curves(gs, "train", out / "fig16_train_curves_main.png",
-                          "Figure 16: training loss and accuracy"),
-        F.learning_curves(gs, "test", out / "fig17_test_curves_main.png",
-                          "Figure 17: test loss and accuracy"),
-        F.epoch_stats(gs, out / "fig16_17_epoch_stats_main.png",
-                      "Average saturation, skewness and sparsity per epoch"),
-    ]
-
-
-FIGURES: dict[str, FigureMaker] = {
-    "main": _main_figures,
-    "table1": lambda gs, out: [L.by_key(
-        _bounded(gs), "dataset", "skewness", out / "fig09_layer_skewness_by_dataset_table1.png",
-        "Figure 9: layer skewness of swap models by data set", panel_key=("arch", "act"))],
-    "datasets": lambda gs, out: [L.by_key(
-        gs, "dataset", "skewness", out / "fig09_layer_skewness_by_dataset.png",
-        "Figure 9: layer skewness of the swap model by data set", panel_key=("arch",))],
-    "table2": lambda gs, out: [L.by_key(
-        gs, "act", "skewness", out / "fig13_layer_skewness_by_activation_table2.png",
-        "Figure 13 (right): layer skewness by activation (dashed: convention, solid: swap)",
-        orders=("convention", "swap"), dashed_convention=True)],
-    "depth": lambda gs, out: [L.by_key(
-        gs, "depth", "skewness", out / "fig14_layer_skewness_by_depth.png",
-        "Figure 14: layer skewness of swap VGG16_n by depth n")],
-    "nobn": lambda gs, out: [L.by_order(
-        gs, ("saturation", "skewness"), out / "fig10_nobn_layer_saturation_skewness.png",
-        "Figure 10: convention against no BN, layer saturation and skewness")],
-    "nwdbn-beta": lambda gs, out: [F.accuracy_against(
-        gs, "avg_skewness", "bn_beta_wd", out / "fig05_accuracy_vs_skewness_nwdbn_beta.png",
-        "Figure 5: NWDBN accuracy against average skewness (beta weight decay)",
-        "average layer skewness")],
-    "swap-affine": lambda gs, out: [
-        F.accuracy_against(gs, "avg_sparsity", "bn_wd",
-                           out / "fig07_accuracy_vs_sparsity_swap_affine.png",
-                           "Figure 7: swap accuracy against average sparsity "
-                           "(BN affine weight decay)", "average sparsity"),
-        F.against_parameter(gs, "bn_wd", ("test_acc", "avg_sparsity"),
-                            out / "fig18_accuracy_sparsity_vs_affine_wd.png",
-                            "Figure 18: accuracy and sparsity against BN affine weight decay",
-                            "BN affine weight decay (gamma and beta)",
-                            ("test accuracy (%)", "average sparsity"))],
-}
 
 
 def _runs_outside(runs: list[Run], out: Path) -> list[Run]:
@@ -126,11 +46,12 @@ def build_report(root: Path, out: Path | None = None) -> tuple[Path, list[Sectio
         raise UsageError(f"--out {out} exists and is not a directory")
     runs = _runs_outside(find_runs(root), out)
     if not runs:
-        raise UsageError(f"no run directories (folders with config.json) under {root}")
+        raise UsageError(f"no run directories (folders with a run configuration) under {root}")
     out.mkdir(parents=True, exist_ok=True)
     grouped = group_runs(runs)
-    names = [e for e in EXPERIMENT_ORDER if e in grouped] + sorted(
-        e for e in grouped if e not in EXPERIMENT_ORDER)
+    # The registry's order; experiments it does not know follow in the order found.
+    names = [e for e in EXPERIMENTS if e in grouped] + sorted(
+        e for e in grouped if e not in EXPERIMENTS)
     sections = []
     for exp in names:
         gs = grouped[exp]
@@ -139,12 +60,13 @@ def build_report(root: Path, out: Path | None = None) -> tuple[Path, list[Sectio
         sec.files.append(write_experiment_csv(out / f"{slug}.csv", gs))
         if sec.checks:
             sec.files.append(write_directions_csv(out / f"{slug}_directions.csv", exp, sec.checks))
-        maker = FIGURES.get(exp)
-        if maker is not None:
-            sec.files += [p for p in maker(gs, out) if p is not None]
+        for name in EXPERIMENTS[exp].figures if exp in EXPERIMENTS else ():
+            path = FIGURES[name](gs, out / f"{name}.png")
+            if path is not None:
+                sec.files.append(path)
         sections.append(sec)
     readme = render_readme(root, out, runs, sections, time.perf_counter() - start)
-    write_text_atomic(out / "README.md", readme)
+    write_text(out / "README.md", readme)
     return out, sections
 
 
@@ -159,8 +81,9 @@ def render_readme(root: Path, out: Path, runs: list[Run], sections: list[Section
              "scale only; the direction tables check the paper's claims at any scale.", ""]
     for sec in sections:
         lines += [f"## {sec.experiment}", ""]
-        if sec.experiment in ABOUT:
-            lines += [ABOUT[sec.experiment], ""]
+        known = EXPERIMENTS.get(sec.experiment)
+        if known is not None:
+            lines += [f"{known.what} ({known.paper})", ""]
         scales = sorted({g.scale or "untagged" for g in sec.groups})
         lines += [f"Scale: {', '.join(scales)}.", "", markdown_table(sec.groups), ""]
         grid = markdown_grid(sec.groups)

@@ -1,9 +1,9 @@
 """The paper's claims as comparisons that hold or fail at any scale.
 
 Absolute numbers only match the paper at paper scale; the *direction* of each result (swap
-above convention, higher skewness, higher sparsity, ...) should hold at every scale. Each
-experiment gets the comparisons the paper makes about it; `holds` is None when the runs
-needed are missing.
+above convention, higher skewness, higher sparsity, ...) should hold at every scale. A set of
+claims is one function registered in `CLAIMS`; an experiment names the sets the paper makes
+about it (`Experiment.claims`). `holds` is None when the runs needed are missing.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from ..activations import ACTIVATIONS
+from ..experiments import EXPERIMENTS
 from .aggregate import Group, selected
 from .published import published_value
 
-BOUNDED = ("tanh", "lecun_tanh", "softsign", "shifted_tanh")
+# Activations with an asymptote (the saturation metric's bound): where swap beats convention.
+BOUNDED = tuple(name for name, spec in ACTIVATIONS.items() if spec.bounded)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,18 @@ class Check:
     @property
     def verdict(self) -> str:
         return "tie" if self.tie else {True: "yes", False: "no", None: "n/a"}[self.holds]
+
+
+ClaimSet = Callable[[list[Group]], list[Check]]
+CLAIMS: dict[str, ClaimSet] = {}
+
+
+def claims(name: str) -> Callable[[ClaimSet], ClaimSet]:
+    """Register a set of the paper's claims under the name experiments list it by."""
+    def register(make: ClaimSet) -> ClaimSet:
+        CLAIMS[name] = make
+        return make
+    return register
 
 
 def _fmt(v: float | None, digits: int = 3) -> str:
@@ -78,7 +93,8 @@ def correlation(groups: list[Group], x: Callable[[Group], float | None],
     return Check(claim, paper, f"r = {r:+.2f} over {len(pts)} settings", r * sign > 0)
 
 
-def _table1(groups: list[Group]) -> list[Check]:
+@claims("orders_per_model")
+def _orders_per_model(groups: list[Group]) -> list[Check]:
     checks = []
     seen = []
     for g in selected(groups):
@@ -107,7 +123,8 @@ def _table1(groups: list[Group]) -> list[Check]:
     return checks
 
 
-def _table2(groups: list[Group]) -> list[Check]:
+@claims("orders_per_activation")
+def _orders_per_activation(groups: list[Group]) -> list[Check]:
     checks = []
     acts = list(dict.fromkeys(g.keys["act"] for g in selected(groups)))
     for act in acts:
@@ -127,7 +144,8 @@ def _table2(groups: list[Group]) -> list[Check]:
     return checks
 
 
-def _main(groups: list[Group]) -> list[Check]:
+@claims("convention_nwdbn_swap")
+def _convention_nwdbn_swap(groups: list[Group]) -> list[Check]:
     g = {o: find(groups, order=o) for o in ("convention", "nwdbn", "swap")}
     keys = {"dataset": "cifar100", "arch": "vgg16_11", "act": "tanh"}
 
@@ -155,7 +173,8 @@ def _main(groups: list[Group]) -> list[Check]:
     ]
 
 
-def _nwdbn_beta(groups: list[Group]) -> list[Check]:
+@claims("skewness_drives_accuracy")
+def _skewness_drives_accuracy(groups: list[Group]) -> list[Check]:
     return [
         correlation(groups, lambda g: _mean(g, "avg_skewness"), lambda g: _mean(g, "test_acc"),
                     +1, "test acc rises with avg skewness", "positive (Figure 5)"),
@@ -165,13 +184,15 @@ def _nwdbn_beta(groups: list[Group]) -> list[Check]:
     ]
 
 
-def _swap_affine(groups: list[Group]) -> list[Check]:
+@claims("sparsity_drives_accuracy")
+def _sparsity_drives_accuracy(groups: list[Group]) -> list[Check]:
     return [correlation(groups, lambda g: _mean(g, "avg_sparsity"),
                         lambda g: _mean(g, "test_acc"), +1, "test acc rises with avg sparsity",
                         "positive (Figures 7, 18)")]
 
 
-def _depth(groups: list[Group]) -> list[Check]:
+@claims("best_depth")
+def _best_depth(groups: list[Group]) -> list[Check]:
     pts = [(g.keys["depth"], _mean(g, "test_acc")) for g in selected(groups)]
     pts = sorted((d, a) for d, a in pts if d is not None and a is not None)
     if len(pts) < 3:
@@ -189,7 +210,8 @@ def _depth(groups: list[Group]) -> list[Check]:
                            published_value("test_acc", "Table 7", arch="vgg16", **keys)))]
 
 
-def _nobn(groups: list[Group]) -> list[Check]:
+@claims("bn_against_nobn")
+def _bn_against_nobn(groups: list[Group]) -> list[Check]:
     conv, nobn = find(groups, order="convention"), find(groups, order="nobn")
     keys = {"dataset": "cifar100", "arch": "vgg16", "act": "tanh"}
     return [
@@ -201,13 +223,7 @@ def _nobn(groups: list[Group]) -> list[Check]:
     ]
 
 
-CHECKS: dict[str, Callable[[list[Group]], list[Check]]] = {
-    "table1": _table1, "table2": _table2, "main": _main, "nwdbn-beta": _nwdbn_beta,
-    "swap-affine": _swap_affine, "depth": _depth, "nobn": _nobn,
-}
-
-
 def directions(experiment: str, groups: list[Group]) -> list[Check]:
     """The paper's claims about one experiment, checked on its runs ([] if it makes none)."""
-    make = CHECKS.get(experiment)
-    return make(groups) if make else []
+    known = EXPERIMENTS.get(experiment)
+    return [c for name in (known.claims if known else ()) for c in CLAIMS[name](groups)]

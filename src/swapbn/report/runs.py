@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import rundir
+from ..metrics import ChannelSamples
 from ..rundir import RunDir
 
 
@@ -68,6 +69,10 @@ class Run:
     @property
     def stats(self) -> dict:
         return self.final.get("stats") or {}
+
+    def channels(self) -> ChannelSamples | None:
+        """The channel samples of the final model (None when the run has none)."""
+        return RunDir(self.path).channels()
 
     def key(self, name: str):
         """A setting key (arch, act, order, dataset, depth, bn_wd, bn_beta_wd): tags first."""

@@ -5,28 +5,25 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .aggregate import MODEL_METRICS, Group, selected
+from ..atomic import write_csv
+from ..experiments import EXPERIMENTS
+from .aggregate import MODEL_METRICS, SETTING_KEYS, Group, selected
 from .directions import Check
-from .files import write_csv_atomic
 from .published import published_value
-
-# Where an experiment's numbers are published, when a setting appears in several places.
-SOURCES = {"table1": "Table 1", "table2": "Table 2", "depth": "Table 7", "nobn": "Table 1"}
-KEY_COLUMNS = ("arch", "act", "order", "dataset", "depth", "bn_wd", "bn_beta_wd")
 
 
 def paper_accuracy(g: Group) -> float | None:
     """The paper's number for this exact setting, only at paper scale (else not comparable)."""
     if g.scale != "paper":
         return None
-    k = g.keys
-    return published_value("test_acc", SOURCES.get(g.experiment), dataset=k.get("dataset"),
-                           arch=k.get("arch"),
-                           act=k.get("act"), order=k.get("order"))
+    k, known = g.keys, EXPERIMENTS.get(g.experiment)
+    return published_value("test_acc", known.published_in if known else None,
+                           dataset=k.get("dataset"), arch=k.get("arch"), act=k.get("act"),
+                           order=k.get("order"))
 
 
 def csv_header() -> list[str]:
-    cols = ["experiment", "setting", "variant", "scale", *KEY_COLUMNS, "lr", "wd",
+    cols = ["experiment", "setting", "variant", "scale", *SETTING_KEYS, "lr", "wd",
             "seeds_completed", "seeds_total"]
     for m in MODEL_METRICS:
         cols += [f"{m}_mean", f"{m}_std"]
@@ -41,7 +38,7 @@ def _num(v: float | None) -> float | str:
 
 def csv_row(g: Group) -> list:
     row = [g.experiment, g.setting, g.variant, g.scale or "",
-           *[g.keys.get(k) for k in KEY_COLUMNS], g.lr, g.wd, len(g.completed), len(g.runs)]
+           *[g.keys.get(k) for k in SETTING_KEYS], g.lr, g.wd, len(g.completed), len(g.runs)]
     for m in MODEL_METRICS:
         s = g.summary(m)
         row += [_num(s.mean), _num(s.std)]
@@ -51,11 +48,11 @@ def csv_row(g: Group) -> list:
 
 
 def write_experiment_csv(path: Path, groups: list[Group]) -> Path:
-    return write_csv_atomic(path, csv_header(), [csv_row(g) for g in selected(groups)])
+    return write_csv(path, csv_header(), [csv_row(g) for g in selected(groups)])
 
 
 def write_directions_csv(path: Path, experiment: str, checks: list[Check]) -> Path:
-    return write_csv_atomic(path, ["experiment", "claim", "paper", "here", "holds"],
+    return write_csv(path, ["experiment", "claim", "paper", "here", "holds"],
                             [[experiment, c.claim, c.paper, c.here, c.verdict] for c in checks])
 
 

@@ -1,4 +1,4 @@
-"""The paper's theory figures as numbers (appendix A.3-A.5, section 5.1).
+"""The paper's theory figures as numbers (appendix A.3-A.5, section 5.1); no run directory.
 
 - Skewness of tanh(X), X ~ N(mu, sigma) (Figure 12): exact population moments by
   Gauss-Hermite quadrature, E[g(mu + sigma Z)] = sum_i w_i g(mu + sigma z_i), so the surface
@@ -20,13 +20,23 @@ from scipy import stats
 from scipy.special import roots_hermitenorm
 
 from ..activations import ACTIVATIONS, make_activation
-from .metrics_bridge import sample_metrics
+from ..metrics.formulas import layer_skewness, saturation, sparsity
+from ..metrics.moments import ChannelMoments
 
 # 1000 nodes keep the quadrature error below 1e-5 in skewness for sigma <= 5 (tanh(mu + sigma z)
 # turns into a step as sigma grows, which needs the node spacing sigma / sqrt(n) to stay small).
 QUADRATURE_NODES = 1000
 GRID_MUS = np.round(np.arange(0.0, 3.0001, 0.1), 10)
 GRID_SIGMAS = np.round(np.arange(0.05, 5.0001, 0.05), 10)
+
+
+def sample_metrics(x: np.ndarray, bound: float | None) -> dict[str, float | None]:
+    """Saturation (None if unbounded), |skewness|, signed skewness and sparsity of one channel,
+    by the same per-channel statistics and layer formulas that measure a model."""
+    moments = ChannelMoments.of(torch.as_tensor(np.asarray(x, dtype=np.float64)).reshape(-1, 1))
+    skew_abs, skew_signed, _ = layer_skewness(moments)
+    return {"saturation": saturation(moments, bound), "skewness": skew_abs,
+            "skewness_signed": skew_signed, "sparsity": sparsity(moments)}
 
 
 def _nodes(n: int = QUADRATURE_NODES) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,5 @@
-"""`swapbn theory`: Figures 6, 11, 12 and 13 (left) with the numbers behind them."""
+"""`swapbn theory`: Figures 6, 11, 12 and 13 (left) with the numbers behind them, drawn with
+the report's label table and `save`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import theory
-from .files import save_figure, write_csv_atomic, write_json_atomic
+from ..atomic import write_csv, write_json
+from ..report.figures import LABELS, save
+from . import compute as theory
 
 
 def figure06_bn_of_tanh(out: Path) -> list[Path]:
@@ -46,8 +48,8 @@ def figure06_bn_of_tanh(out: Path) -> list[Path]:
             top.legend(fontsize=8, loc="lower right")
             top.set_ylabel("output")
     fig.suptitle("Figure 6: BN after tanh moves one-sided saturated mass to zero")
-    path_png = save_figure(fig, out / "fig06_bn_of_tanh.png")
-    path_json = write_json_atomic(out / "fig06_bn_of_tanh.json", theory.rows_as_dicts(cases))
+    path_png = save(fig, out / "fig06_bn_of_tanh.png")
+    path_json = write_json(out / "fig06_bn_of_tanh.json", theory.rows_as_dicts(cases))
     return [path_png, path_json]
 
 
@@ -64,7 +66,7 @@ def figure11_textbook(out: Path) -> list[Path]:
     ax_skew.barh(pos, [r.skewness for r in rows], color="C1", label="metric on samples")
     ax_skew.scatter([abs(r.skewness_exact) for r in rows], pos, color="k", marker="|", s=200,
                     label="exact |skewness|")
-    for ax, title in ((ax_sat, "saturation"), (ax_skew, "skewness (absolute)")):
+    for ax, title in ((ax_sat, LABELS["saturation"]), (ax_skew, LABELS["skewness"])):
         ax.set_yticks(pos, names if ax is ax_sat else [""] * len(rows))
         ax.invert_yaxis()
         ax.set_xlabel(title)
@@ -78,8 +80,8 @@ def figure11_textbook(out: Path) -> list[Path]:
     csv_rows = [[r.name, r.n, f"{r.saturation:.6f}", f"{r.saturation_exact:.6f}",
                  f"{r.skewness:.6f}", f"{r.skewness_signed:.6f}", f"{r.skewness_exact:.6f}"]
                 for r in rows]
-    return [save_figure(fig, out / "fig11_textbook_distributions.png"),
-            write_csv_atomic(out / "fig11_textbook_distributions.csv", header, csv_rows)]
+    return [save(fig, out / "fig11_textbook_distributions.png"),
+            write_csv(out / "fig11_textbook_distributions.csv", header, csv_rows)]
 
 
 def figure12_tanh_skewness(out: Path) -> list[Path]:
@@ -107,8 +109,8 @@ def figure12_tanh_skewness(out: Path) -> list[Path]:
     csv_rows = [[f"{mu:g}", f"{s:g}", f"{mean_var['mean'][i, j]:.8f}",
                  f"{mean_var['var'][i, j]:.8f}", f"{skew[i, j]:.8f}"]
                 for i, mu in enumerate(mus) for j, s in enumerate(sigmas)]
-    return [save_figure(fig, out / "fig12_tanh_skewness.png"),
-            write_csv_atomic(out / "fig12_tanh_skewness.csv",
+    return [save(fig, out / "fig12_tanh_skewness.png"),
+            write_csv(out / "fig12_tanh_skewness.csv",
                              ["mu", "sigma", "mean", "variance", "skewness"], csv_rows)]
 
 
@@ -134,8 +136,8 @@ def figure13_activations(out: Path) -> list[Path]:
     ax.legend(fontsize=8, loc="lower right")
     table = {name: {"formula": s["formula"], "bound": s["bound"], "bounded": s["bounded"]}
              for name, s in shapes.items()}
-    return [save_figure(fig, out / "fig13_activation_shapes.png"),
-            write_json_atomic(out / "fig13_activation_shapes.json", table)]
+    return [save(fig, out / "fig13_activation_shapes.png"),
+            write_json(out / "fig13_activation_shapes.json", table)]
 
 
 def write_theory(out: Path) -> list[Path]:
