@@ -12,9 +12,21 @@ from pathlib import Path
 import pytest
 import torch
 
-pytest_plugins = ["fixtures_sweeps"]  # the session fixture smoke_sweeps
+pytest_plugins = ["fixtures_sweeps"]  # the session fixtures small_sweep and smoke_sweeps
 
 CIFAR10_TARBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a slow fixture (all smoke sweeps, the real CIFAR-10) is itself `slow`,
+    whatever module it is in: `make test` leaves it out, `make test-slow` runs it."""
+    from fixtures_sweeps import SLOW_FIXTURES  # loaded by now, as a plugin (assert rewriting)
+
+    slow = SLOW_FIXTURES | {"cifar10_root"}
+    for item in items:
+        if slow.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)

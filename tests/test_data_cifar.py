@@ -11,6 +11,8 @@ from PIL import Image
 
 from swapbn.data import load_dataset
 
+pytestmark = pytest.mark.slow  # decodes the real CIFAR-10 (60,000 JPEGs)
+
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 

@@ -124,9 +124,10 @@ def test_main_records_curves_channels_and_gradients(smoke_sweeps):
         lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
         assert len(lines) == r.config["epochs"] and all("stats" in x for x in lines)
         final = json.loads((run / "final.json").read_text())
-        assert final["gradients"] and final["channels"]
+        layers = len(final["stats"]["layers"])
+        assert final["channels"] == "channels.npz" and len(final["gradients"]["layers"]) == layers
         with np.load(run / final["channels"]) as channels:
-            assert len(channels.files) > 0
+            assert len(channels["layers"]) == layers
 
 
 @pytest.mark.parametrize("arch, size", [("vgg16_11", 32), ("mobilenet", 32), ("vgg16", 64),

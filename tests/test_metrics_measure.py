@@ -134,7 +134,8 @@ def test_relu_layers_have_no_saturation_but_empirical_saturation():
         assert r["saturation"] is None and r["bound"] is None
         assert 0 < r["act_empirical_saturation"] <= 1
         assert r["empirical_saturation"] == pytest.approx(1 - r["sparsity"])
-    assert got["avg_skewness"] is not None and got["avg_sparsity"] is not None
+    assert got["avg_skewness"] == pytest.approx(np.mean([r["skewness"] for r in got["layers"]]))
+    assert got["avg_sparsity"] == pytest.approx(np.mean([r["sparsity"] for r in got["layers"]]))
 
 
 def test_constant_and_all_zero_channels_in_conv_and_fc_layers():
@@ -181,7 +182,8 @@ def test_points_on_torchvision_blocks_and_a_swap_sequential():
     assert [p.name for p in points] == ["0.2", "1.2"] and [p.bound for p in points] == [1.0, None]
     x = inputs(20)
     got = measure(conventional, x, points=points).to_dict()
-    assert got["layers"][0]["saturation"] is not None and got["layers"][1]["saturation"] is None
+    s = got["layers"][0]["saturation"]
+    assert 0 < s < 1 and got["avg_saturation"] == s and got["layers"][1]["saturation"] is None
     # The swap order written by hand: conv -> tanh -> BN, points as (act, output, bound).
     swap = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.Tanh(), nn.BatchNorm2d(6),
                          nn.Conv2d(6, 6, 3, padding=1), nn.Softsign(), nn.BatchNorm2d(6))

@@ -48,8 +48,27 @@ def test_every_parameter_in_exactly_one_group(arch: str, order: str) -> None:
     # The classifier's weight and bias are weight-layer parameters.
     last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
     assert {id(last.weight), id(last.bias)} <= weights
-    for g in opt.param_groups:
-        assert g["momentum"] == 0.9 and g["lr"] == 0.1
+    assert {g["lr"] for g in opt.param_groups} == {0.1}
+
+
+def test_sgd_uses_the_papers_momentum_by_default() -> None:
+    """Two steps with the same gradient g (no weight decay): plain SGD momentum 0.9 moves a
+    parameter by lr * g, then by lr * (0.9 g + g); no dampening, no Nesterov."""
+    torch.manual_seed(0)
+    model = _model()
+    opt = make_optimizer(model, lr=0.1, wd=0.0, bn_gamma_wd=0.0, bn_beta_wd=0.0)
+    grads = {id(p): torch.randn_like(p) for p in model.parameters()}
+    moved = []
+    for _ in range(2):
+        before = {id(p): p.detach().clone() for p in model.parameters()}
+        for p in model.parameters():
+            p.grad = grads[id(p)].clone()
+        opt.step()
+        moved.append({id(p): before[id(p)] - p.detach() for p in model.parameters()})
+    for p in model.parameters():
+        g = grads[id(p)]
+        torch.testing.assert_close(moved[0][id(p)], 0.1 * g)
+        torch.testing.assert_close(moved[1][id(p)], 0.1 * (0.9 * g + g))
 
 
 def test_bn_decays_default_to_wd_and_nwdbn_zeroes_them() -> None:

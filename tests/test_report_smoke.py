@@ -11,6 +11,8 @@ from png_checks import EVERY_FIGURE, assert_png_drawn
 from swapbn.cli import main
 from swapbn.experiments import EXPERIMENTS, SCALES, plan
 
+pytestmark = pytest.mark.slow  # reports on smoke_sweeps (every experiment, ~47 runs)
+
 
 @pytest.fixture(scope="module")
 def smoke_report(smoke_sweeps, tmp_path_factory):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 
 import pytest
 
 import swapbn.experiments.execute as execute
+from fixtures_sweeps import SMALL_EXPERIMENT
+from png_checks import assert_png_drawn
 from swapbn.cli import main
 from swapbn.experiments import SCALES, plan
 from swapbn.rundir import FinalRecord, RunDir
@@ -17,18 +20,54 @@ def sweep(*argv: str) -> int:
     return main(["sweep", *argv])
 
 
-def test_a_second_sweep_runs_nothing(smoke_sweeps, capsys):
-    runs = plan("table2", SCALES["smoke"])
-    before = {r.run_id: (smoke_sweeps / r.run_id / "final.json").stat().st_mtime_ns
+def test_a_second_sweep_runs_nothing(small_sweep, capsys):
+    runs = plan(SMALL_EXPERIMENT, SCALES["smoke"])
+    assert len(runs) == 2
+    before = {r.run_id: (small_sweep / r.run_id / "final.json").stat().st_mtime_ns
               for r in runs}
     capsys.readouterr()
-    assert sweep("table2", "--scale", "smoke", "--out", str(smoke_sweeps)) == 0
+    assert sweep(SMALL_EXPERIMENT, "--scale", "smoke", "--out", str(small_sweep)) == 0
     out = capsys.readouterr().out
-    assert "6 runs, 0 to run" in out and "6 already done" in out
-    assert out.count("skipped") == 6
-    after = {r.run_id: (smoke_sweeps / r.run_id / "final.json").stat().st_mtime_ns
+    assert "2 runs, 0 to run" in out and "2 already done" in out
+    assert out.count("skipped") == 2
+    after = {r.run_id: (small_sweep / r.run_id / "final.json").stat().st_mtime_ns
              for r in runs}
     assert after == before
+
+
+def test_a_small_sweep_end_to_end_gives_its_report(small_sweep, tmp_path):
+    """The default set's end-to-end check (all experiments: test_report_smoke.py, slow): the
+    runs of one sweep are complete and `swapbn report` tabulates exactly what they recorded."""
+    runs = plan(SMALL_EXPERIMENT, SCALES["smoke"])
+    assert sorted(p.name for p in small_sweep.iterdir()) == sorted(r.run_id for r in runs)
+    finals = {}
+    for r in runs:
+        final = json.loads((small_sweep / r.run_id / "final.json").read_text())
+        config = json.loads((small_sweep / r.run_id / "config.json").read_text())
+        assert final["status"] == "completed", (r.run_id, final.get("error"))
+        assert config["tags"] == r.tags and config["epochs"] == SCALES["smoke"].base["epochs"]
+        assert final["epochs_completed"] == config["epochs"]
+        lines = (small_sweep / r.run_id / "metrics.jsonl").read_text().splitlines()
+        assert len(lines) == config["epochs"]
+        assert final["stats"]["layers"]
+        finals[r.tags["setting"]] = final
+
+    assert main(["report", str(small_sweep), "--out", str(tmp_path), "--quiet"]) == 0
+    with (tmp_path / f"{SMALL_EXPERIMENT}.csv").open(newline="") as f:
+        rows = {row["setting"]: row for row in csv.DictReader(f)}
+    assert set(rows) == set(finals) == {"convention", "nobn"}
+    for setting, row in rows.items():
+        final = finals[setting]
+        assert row["seeds_completed"] == row["seeds_total"] == "1"
+        assert float(row["test_acc_mean"]) == pytest.approx(final["final_test_acc"], abs=1e-6)
+        for name in ("avg_saturation", "avg_skewness", "avg_sparsity"):
+            assert float(row[f"{name}_mean"]) == pytest.approx(final["stats"][name], abs=1e-5)
+    readme = (tmp_path / "README.md").read_text()
+    assert f"## {SMALL_EXPERIMENT}" in readme and "2 runs found, 2 completed" in readme
+    assert_png_drawn(tmp_path / "fig10_nobn_layer_saturation_skewness.png")
+    with (tmp_path / f"{SMALL_EXPERIMENT}_directions.csv").open(newline="") as f:
+        checks = list(csv.DictReader(f))
+    assert len(checks) == 2 and all(c["holds"] in {"yes", "no", "tie"} for c in checks)
 
 
 def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path, monkeypatch, capsys):

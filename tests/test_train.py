@@ -13,6 +13,7 @@ import torch
 import swapbn
 from swapbn import cli
 from swapbn.errors import UsageError
+from swapbn.presets import paper_recipe
 from swapbn.rundir import FinalRecord, RunDir
 from swapbn.training import TIMING_FIELDS, TrainConfig, train
 
@@ -32,11 +33,14 @@ def small_config(order: str, **changes) -> TrainConfig:
     return TrainConfig(**{**base, **changes})
 
 
+RUN_EXTRA = {"convention": {"stats_every": 2}, "swap": {}}
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, tuple[Path, FinalRecord]]:
     """One 2-epoch run per order; convention also tracks the stats at epoch 2."""
     out = {}
-    for order, extra in (("convention", {"stats_every": 2}), ("swap", {})):
+    for order, extra in RUN_EXTRA.items():
         run_dir = tmp_path_factory.mktemp(order)
         out[order] = (run_dir, train(small_config(order, **extra), run_dir, progress=False))
     return out
@@ -64,9 +68,14 @@ def test_run_directory_holds_the_documented_fields(runs, order: str) -> None:
                   "stats_every", "preset", "tags", "num_classes", "in_channels", "image_size",
                   "versions", "git_commit", "device_name"}
     assert documented <= set(config)
-    assert (config["num_classes"], config["in_channels"], config["order"]) == (10, 1, order)
+    assert (config["num_classes"], config["in_channels"]) == (10, 1)
     assert set(config["versions"]) == {"swapbn", "torch", "python"}
-    assert config["milestones"] == [1] and config["lr"] == 0.05
+    assert config["versions"]["swapbn"] == swapbn.__version__
+    # config.json records the resolved configuration (milestones: half of 2 epochs) and reads back
+    resolved = small_config(order, **RUN_EXTRA[order]).resolve()
+    assert resolved.milestones == [1]
+    assert {k: config[k] for k in resolved.to_dict()} == json.loads(json.dumps(resolved.to_dict()))
+    assert TrainConfig.from_dict(config) == resolved
 
     lines = read_metrics(run_dir)
     assert [line["epoch"] for line in lines] == [1, 2]
@@ -191,10 +200,14 @@ def test_dry_run_prints_the_resolved_preset(capsys) -> None:
                      "convention", "--nwdbn", "--epochs", "20", "--dry-run"])
     config = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert (config["lr"], config["wd"], config["batch_size"]) == (0.01, 5e-4, 128)
+    recipe = paper_recipe("vgg", "tanh", "convention", "cifar100")  # the default vgg16_11 tanh
+    assert (config["lr"], config["wd"], config["batch_size"]) == (recipe.lr, recipe.wd,
+                                                                  recipe.batch_size)
+    # 20 epochs instead of the recipe's 200 keep its milestones at the same fractions
+    assert recipe.epochs == 200 and recipe.milestones == (100, 150)
     assert (config["epochs"], config["milestones"]) == (20, [10, 15])
-    assert (config["bn_gamma_wd"], config["bn_beta_wd"]) == (0.0, 0.0)
-    assert config["preset"] == "paper" and config["nwdbn"] is True
+    assert (config["bn_gamma_wd"], config["bn_beta_wd"]) == (0.0, 0.0)  # --nwdbn
+    assert TrainConfig.from_dict(config).resolve().to_dict() == config
     assert cli.main(["train", "--act", "shifted_tanh", "--act-kwargs", "dx=0.5, dy=-0.1",
                      "--epochs", "4", "--dry-run"]) == 0
     config = json.loads(capsys.readouterr().out)
