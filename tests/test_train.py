@@ -138,7 +138,9 @@ def test_resume_after_interruption_matches_uninterrupted(runs, tmp_path) -> None
 
     with pytest.raises(KeyboardInterrupt):
         train(small_config("swap"), tmp_path, progress=False, on_epoch=stop_after_first_epoch)
-    assert not (tmp_path / "final.json").exists()
+    interrupted = RunDir(tmp_path).final
+    assert (interrupted.status, interrupted.epochs_completed) == ("interrupted", 1)
+    assert interrupted.final_test_acc == read_metrics(run_dir)[0]["test_acc"]
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 1
     with pytest.raises(UsageError, match="--resume"):
         train(small_config("swap"), tmp_path, progress=False)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
-from .errors import DivergedError, UsageError
+from .errors import DivergedError, Interrupted, UsageError
+from .training.signals import sigterm_interrupts
 
 COMMANDS = ["models", "train", "compare", "report", "theory", "sweep", "experiments", "measure"]
 
@@ -36,14 +38,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # `ulimit -f`: a write past the limit fails with EFBIG (one line) instead of killing us.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
-        return int(args._run(args) or 0)
+        with sigterm_interrupts():
+            return int(args._run(args) or 0)
     except (UsageError, ValueError, OSError) as exc:
         print(f"swapbn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except DivergedError as exc:
         print(f"swapbn {args.command}: {exc}", file=sys.stderr)
         return 3
+    except Interrupted as exc:
+        print(f"swapbn {args.command}: terminated (signal {exc.signum}); the last checkpoint of "
+              "each run is kept and --resume continues it", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"swapbn {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -13,3 +13,19 @@ class DivergedError(Exception):
     """The loss became NaN or infinite: the run is recorded as diverged, exit status 3."""
 
     exit_code = 3
+
+
+class RecordError(UsageError):
+    """A file of a run directory that cannot be trusted as written (missing where promised,
+    not valid JSON, wrong schema, a checkpoint holding more than tensors): one line naming the
+    file and what is wrong, exit status 2."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (what clusters and `timeout` send), raised like Ctrl-C so a run keeps its last
+    checkpoint and records status interrupted; the exit status is 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum
+        self.exit_code = 128 + signum

@@ -9,12 +9,22 @@ A run directory holds
 
 This module is the only one that knows these names (docs/architecture.md, "Run directory");
 training, sweeps, reports and `swapbn measure` all go through `RunDir`. Every file is written
-atomically, so a run killed at any moment leaves either the old file or the new one.
+atomically, so a run killed at any moment leaves either the old file or the new one; every file
+is read through a validating reader, so a corrupt or hand-edited one is one line naming it
+(`RecordError`), never a traceback; a run holds the folder's lock (`RunDir.lock`) for its life,
+so two processes never write one run (docs/faults.md).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import math
+import os
+import pickle
+import zipfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -22,7 +32,7 @@ import torch
 from torch import nn
 
 from .atomic import atomic_write, json_text, write_json, write_text
-from .errors import UsageError
+from .errors import RecordError, UsageError
 from .metrics.samples import ChannelSamples
 from .models import build_model
 
@@ -32,16 +42,45 @@ CHECKPOINT = "checkpoint.pt"
 FINAL = "final.json"
 CHANNELS = "channels.npz"
 RUN_FILES = (CONFIG, METRICS, CHECKPOINT, FINAL, CHANNELS)
+LOCK = ".lock"  # flock'ed by the process that writes the run; never removed (see RunDir.lock)
 
+STATUSES = ("completed", "diverged", "failed", "interrupted")
 FINISHED = ("completed", "diverged")  # a result of its configuration, not an accident
+NUMBER = (int, float)
+# The types of the fields a reader relies on (absent fields are allowed: records of older
+# versions lack some); a bool is never taken for a number.
+CONFIG_TYPES: dict[str, tuple] = {
+    "arch": (str,), "act": (str,), "order": (str,), "dataset": (str,),
+    "data_root": (str, type(None)), "act_kwargs": (dict, type(None)),
+    "train_subset": (int, type(None)), "val_images": (int,), "width": NUMBER, "bias": (bool,),
+    "epochs": (int,), "lr": NUMBER, "milestones": (list,), "momentum": NUMBER, "wd": NUMBER,
+    "bn_gamma_wd": NUMBER, "bn_beta_wd": NUMBER, "nwdbn": (bool,), "batch_size": (int,),
+    "seed": (int,), "device": (str,), "amp": (bool,), "stats_every": (int,),
+    "preset": (str, type(None)), "tags": (dict,), "num_classes": (int,),
+    "in_channels": (int,), "image_size": (int,),
+}
+CONFIG_REQUIRED = ("arch", "act", "order", "dataset", "epochs", "seed")
+FINAL_TYPES: dict[str, tuple] = {
+    "status": (str,), "final_test_acc": (*NUMBER, type(None)),
+    "best_test_acc": (*NUMBER, type(None)), "epochs_completed": (int,),
+    "seconds": (*NUMBER, type(None)), "error": (str, type(None)), "stats": (dict, type(None)),
+    "gradients": (dict, type(None)), "channels": (str, type(None)),
+}
+METRICS_TYPES: dict[str, tuple] = {
+    "epoch": (int,), "train_loss": (*NUMBER, type(None)), "train_acc": NUMBER,
+    "test_loss": (*NUMBER, type(None)), "test_acc": NUMBER, "lr": NUMBER,
+    "seconds": NUMBER, "stats": (dict,),
+}
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "epoch")
 MODEL_KEYS = ("arch", "act", "order", "num_classes")  # what rebuilding the model needs
 RENAMED = {"val_split": "val_images", "track_stats": "stats_every"}  # config.json of 0.1.0
 
 
 @dataclass(frozen=True)
 class FinalRecord:
-    """final.json: how a run ended. `status` is completed, diverged or failed; `error` is one
-    line (None when completed); stats, gradients and channels exist for completed runs."""
+    """final.json: how a run ended. `status` is completed, diverged, failed or interrupted
+    (SIGTERM or Ctrl-C; `--resume` continues it); `error` is one line (None when completed);
+    stats, gradients and channels exist for completed runs."""
 
     status: str
     final_test_acc: float | None = None
@@ -84,6 +123,75 @@ def read_json(path: Path) -> object | None:
         return None
 
 
+def read_record(path: Path, types: dict[str, tuple], required: tuple[str, ...] = ()) -> dict:
+    """A JSON object whose known fields have the types given; RecordError (one line naming the
+    file and what is wrong) for anything else. The caller checks that the file exists."""
+    try:
+        value = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return check_fields(value, types, required, str(path))
+
+
+def check_fields(value: object, types: dict[str, tuple], required: tuple[str, ...],
+                 where: str) -> dict:
+    """`value` if it is a JSON object with the required fields and known fields of the right
+    types (NaN and infinities are refused: JSON records them as null)."""
+    if not isinstance(value, dict):
+        raise RecordError(f"{where}: a JSON object expected, found {type(value).__name__}")
+    missing = [k for k in required if k not in value]
+    if missing:
+        raise RecordError(f"{where}: lacks {', '.join(missing)}")
+    for key, allowed in types.items():
+        if key not in value:
+            continue
+        v = value[key]
+        if isinstance(v, bool) and bool not in allowed or not isinstance(v, allowed) or \
+                isinstance(v, float) and not math.isfinite(v):
+            names = "/".join("null" if t is type(None) else t.__name__ for t in allowed)
+            raise RecordError(f"{where}: field {key!r} must be {names}, found {v!r:.40}")
+    return value
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """metrics.jsonl checked line by line: every line an epoch record, epochs 1, 2, 3, ... in
+    order (a history with holes is refused, never read up to the hole)."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    lines = []
+    for number, line in enumerate(text.splitlines(), 1):
+        where = f"{path} line {number}"
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            raise RecordError(f"{where}: not valid JSON (cut or corrupt)") from None
+        lines.append(check_fields(value, METRICS_TYPES, ("epoch", "test_acc"), where))
+        if value["epoch"] != number:
+            raise RecordError(f"{where}: epoch {value['epoch']} where epoch {number} belongs "
+                              "(the history has a hole or is out of order)")
+    return lines
+
+
+def zip_problem(path: Path) -> str | None:
+    """Why a zip file (checkpoint.pt, channels.npz) cannot be read, or None; reads only its
+    directory, so a truncated file is caught without loading it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not archive.namelist():
+                return "an empty archive"
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return "not a complete archive (truncated or corrupt)"
+    return None
+
+
 class RunDir:
     """One run directory; reading never writes, and every write is atomic."""
 
@@ -97,34 +205,59 @@ class RunDir:
 
     @property
     def config(self) -> dict | None:
-        """config.json (with the field names of this version), or None while the run has none
-        (or it is not a JSON object)."""
-        value = read_json(self.path / CONFIG)
-        if not isinstance(value, dict):
+        """config.json (with the field names of this version), or None while the run has none;
+        RecordError when it is there but not a valid configuration."""
+        path = self.path / CONFIG
+        if not path.is_file():
             return None
-        return {RENAMED.get(k, k): v for k, v in value.items()}
+        value = {RENAMED.get(k, k): v for k, v in read_record(path, {}).items()}
+        return check_fields(value, CONFIG_TYPES, CONFIG_REQUIRED, str(path))
 
     @property
     def final(self) -> FinalRecord | None:
-        """final.json, or None while the run has not ended."""
-        value = read_json(self.path / FINAL)
-        return FinalRecord.from_dict(value) if isinstance(value, dict) and "status" in value \
-            else None
+        """final.json, or None while the run has not ended; RecordError when it is not a valid
+        record. A run recorded as completed whose promised files are missing or unreadable
+        (a full disk while it finished, a file removed by hand) is read as failed."""
+        path = self.path / FINAL
+        if not path.is_file():
+            return None
+        value = read_record(path, FINAL_TYPES, ("status",))
+        if value["status"] not in STATUSES:
+            raise RecordError(f"{path}: unknown status {value['status']!r}; one of "
+                              f"{', '.join(STATUSES)} expected")
+        final = FinalRecord.from_dict(value)
+        problem = self.incomplete(final) if final.status == "completed" else None
+        if problem:
+            return FinalRecord(status="failed", epochs_completed=final.epochs_completed,
+                               error=f"incomplete record: {problem}")
+        return final
+
+    def incomplete(self, final: FinalRecord) -> str | None:
+        """What a completed run promised but does not hold: config.json, checkpoint.pt, one
+        metrics line per epoch, the final statistics and channels.npz, each readable."""
+        if final.stats is None:
+            return f"{FINAL} has no final statistics"
+        try:
+            if self.config is None:
+                return f"{CONFIG} is missing"
+            if len(self.metrics()) != final.epochs_completed:
+                return f"{METRICS} does not hold {final.epochs_completed} epochs"
+        except RecordError as exc:
+            return str(exc)
+        for name in (CHECKPOINT, final.channels or CHANNELS):
+            path = self.path / name
+            if not path.is_file():
+                return f"{name} is missing"
+            problem = zip_problem(path)
+            if problem:
+                return f"{name} is {problem}"
+        return None
 
     def metrics(self) -> list[dict]:
-        """The epoch lines in order; reading stops at the first unreadable line (the last line
-        of a run killed while appending)."""
-        try:
-            text = (self.path / METRICS).read_text()
-        except OSError:
-            return []
-        lines = []
-        for line in text.splitlines():
-            try:
-                lines.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-        return lines
+        """The epoch lines in order ([] while there are none); RecordError for a line that is
+        not an epoch record or a history with holes."""
+        path = self.path / METRICS
+        return read_metrics(path) if path.is_file() else []
 
     @property
     def channels_path(self) -> Path:
@@ -144,8 +277,43 @@ class RunDir:
         return (self.path / CHECKPOINT).is_file()
 
     def checkpoint(self, map_location: str | torch.device = "cpu") -> dict:
-        """checkpoint.pt, loaded with weights_only=True: tensors and plain containers only."""
-        return torch.load(self.path / CHECKPOINT, map_location=map_location, weights_only=True)
+        """checkpoint.pt, loaded with weights_only=True: tensors and plain containers only.
+        RecordError (one line) for a file that is truncated, corrupt or holds anything else."""
+        path = self.path / CHECKPOINT
+        if not path.is_file():
+            raise RecordError(f"{path}: missing")
+        try:
+            state = torch.load(path, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as exc:
+            what = ("it holds objects other than tensors" if "GLOBAL" in str(exc)
+                    else "it is not a checkpoint of tensors (corrupt or crafted)")
+            raise RecordError(f"{path}: refused to load: {what}") from None
+        except (EOFError, RuntimeError, OSError, ValueError, zipfile.BadZipFile):
+            raise RecordError(f"{path}: not a complete checkpoint (truncated or corrupt)") \
+                from None
+        if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+            raise RecordError(f"{path}: not a swapbn checkpoint (no model state)")
+        return state
+
+    def resume_state(self) -> dict:
+        """The checkpoint a run continues from, with every part resuming needs."""
+        state = self.checkpoint()
+        missing = [k for k in CHECKPOINT_KEYS if k not in state]
+        if missing or isinstance(state["epoch"], bool) or not isinstance(state["epoch"], int):
+            raise RecordError(f"{self.path / CHECKPOINT}: lacks {', '.join(missing) or 'epoch'}"
+                              " (not a checkpoint of `swapbn train`)")
+        return state
+
+    def resume_point(self) -> tuple[dict, list[dict]]:
+        """(checkpoint, metrics lines up to its epoch) of an interrupted run; RecordError when
+        the history is shorter than the checkpoint (resuming would leave holes in it)."""
+        state = self.resume_state()
+        lines = self.metrics()
+        if len(lines) < state["epoch"]:
+            raise RecordError(f"{self.path / METRICS} holds {len(lines)} epochs but "
+                              f"{CHECKPOINT} is at epoch {state['epoch']}: resuming would "
+                              "leave holes in the history; pass --force to start over")
+        return state, lines[:state["epoch"]]
 
     def model_config(self) -> dict:
         """config.json, checked for what rebuilding the model needs (UsageError otherwise)."""
@@ -157,8 +325,6 @@ class RunDir:
             raise UsageError(f"{self.path} has no {CONFIG}; give a run directory of "
                              "`swapbn train`")
         config = self.config
-        if config is None:
-            raise UsageError(f"cannot read {path}: not a JSON object")
         missing = [k for k in MODEL_KEYS if k not in config]
         if missing:
             raise UsageError(f"{path} lacks {', '.join(missing)}")
@@ -176,7 +342,7 @@ class RunDir:
                             act_kwargs=config.get("act_kwargs"))
         try:
             model.load_state_dict(self.checkpoint(device)["model"])
-        except (RuntimeError, KeyError, OSError) as exc:
+        except (RuntimeError, KeyError, TypeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UsageError(f"cannot load {self.path / CHECKPOINT}: {first}") from None
         return model.to(device)
@@ -209,7 +375,13 @@ class RunDir:
         write_json(self.path / FINAL, final.to_dict())
 
     def save_checkpoint(self, state: dict) -> None:
-        atomic_write(self.path / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+        """checkpoint.pt; a write that fails (full disk, `ulimit -f`) is an OSError naming the
+        file, not torch's RuntimeError from inside its zip writer."""
+        try:
+            atomic_write(self.path / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+        except RuntimeError as exc:
+            raise OSError(f"cannot write {self.path / CHECKPOINT}: the disk is full or the "
+                          f"file is larger than allowed (ulimit -f): {error_line(exc)}") from None
 
     def save_channels(self, samples: ChannelSamples) -> str:
         """Write channels.npz; returns the name final.json records."""
@@ -219,6 +391,38 @@ class RunDir:
     def remove(self, names: tuple[str, ...] = RUN_FILES) -> None:
         for name in names:
             (self.path / name).unlink(missing_ok=True)
+
+    def stale_temporaries(self) -> list[Path]:
+        """Temporary files of atomic writes that a killed process left (`.checkpoint.*.pt`,
+        `.final.*.json`, ...); stale whenever no process holds the lock."""
+        found = []
+        for name in RUN_FILES:
+            stem, suffix = name.rsplit(".", 1)
+            found += self.path.glob(f".{stem}.*.{suffix}")
+        return sorted(found)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run directory for the life of a run: an exclusive flock on `.lock`, which
+        the kernel releases when the process ends however it ends (no stale lock after a
+        kill). A second process gets a UsageError naming the holder's PID. Once held, the
+        temporaries of killed writers are removed."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                raise UsageError(f"{self.path} is in use by process {holder} (another run "
+                                 "writes it); wait for it or choose another folder") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            for tmp in self.stale_temporaries():
+                tmp.unlink(missing_ok=True)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
 
 def find_runs(root: str | Path) -> list[RunDir]:

@@ -35,10 +35,12 @@ from .reproduce import (
     seed_everything,
     set_rng_state,
 )
+from .signals import guarded
 
 TIMING_FIELDS = ("seconds", "images_per_s")
 
 
+@guarded  # the run directory's lock; SIGTERM and Ctrl-C recorded as interrupted
 def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
           resume: bool = False, force: bool = False, stream: TextIO | None = None,
           on_epoch: Callable[[dict], None] | None = None,
@@ -76,13 +78,12 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     # Resume: the states of the last finished epoch and the metrics lines up to it.
     done, lines = 0, []
     if resume and run.has_checkpoint:
-        ckpt = run.checkpoint()
+        ckpt, lines = run.resume_point()  # refuses a history with holes
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         set_rng_state(ckpt["rng"])
         done = int(ckpt["epoch"])
-        lines = run.metrics()[:done]
         show.print(f"resuming {run.path} after epoch {done}")
     run.start(config={**config.to_dict(), "num_classes": data.num_classes,
                       "in_channels": data.in_channels, "image_size": data.image_size,
@@ -137,7 +138,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
             else:
                 extra = final_records(model, data, device, config.batch_size, config.seed, run)
     except KeyboardInterrupt:
-        raise  # the checkpoint of the last finished epoch stays; --resume continues from it
+        raise  # the last checkpoint stays; `guarded` records the run as interrupted
     except Exception as exc:
         run.write_final(ended(FinalRecord.failed(exc, epochs_completed=done), lines,
                               earlier + time.perf_counter() - started))
