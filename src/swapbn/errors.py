@@ -21,6 +21,10 @@ class RecordError(UsageError):
     file and what is wrong, exit status 2."""
 
 
+class RunBusy(UsageError):
+    """Another live process holds the run directory's lock (it is writing that run)."""
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGTERM (what clusters and `timeout` send), raised like Ctrl-C so a run keeps its last
     checkpoint and records status interrupted; the exit status is 128 + the signal number."""
@@ -29,3 +33,6 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(f"terminated by signal {signum}")
         self.signum = signum
         self.exit_code = 128 + signum
+
+    def __reduce__(self):  # crosses process boundaries (a sweep's pool workers) intact
+        return (type(self), (self.signum,))

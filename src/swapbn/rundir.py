@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .atomic import atomic_write, json_text, write_json, write_text
-from .errors import RecordError, UsageError
+from .errors import RecordError, RunBusy, UsageError
 from .metrics.samples import ChannelSamples
 from .models import build_model
 
@@ -414,7 +414,7 @@ class RunDir:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-                raise UsageError(f"{self.path} is in use by process {holder} (another run "
+                raise RunBusy(f"{self.path} is in use by process {holder} (another run "
                                  "writes it); wait for it or choose another folder") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

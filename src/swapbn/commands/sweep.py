@@ -56,6 +56,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs and their configurations without training")
     p.add_argument("--quiet", action="store_true", help="only the summary table")
+    p.add_argument("--force", nargs="+", default=(), metavar="RUN_ID",
+                   help="start these runs over (e.g. ones left out for unreadable records)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="start failed and unreadable runs over instead of continuing them")
 
 
 def _follow(experiment, out: Path, scale_name: str) -> dict | None:
@@ -90,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
                          f"model; run `swapbn sweep main --grid` into the same --out first")
     if args.backend == "ray" and not args.dry_run:
         import_ray()
+    if args.cpus_per_run is not None and not args.cpus_per_run > 0:
+        raise UsageError(f"--cpus-per-run must be positive, got {args.cpus_per_run}")
+    if args.gpus_per_run is not None and not args.gpus_per_run >= 0:
+        raise UsageError(f"--gpus-per-run must be zero or positive, got {args.gpus_per_run}")
     if args.seeds and min(args.seeds) < 0:
         raise UsageError(f"--seeds must be non-negative, got {args.seeds}")
     out = Path(args.out)
@@ -97,12 +105,19 @@ def run(args: argparse.Namespace) -> int:
     specs = plan(experiment.name, scale, grid=args.grid,
                  seeds=tuple(args.seeds) if args.seeds else None, data_root=args.data_root,
                  device=args.device, follow=follow)
-    planned = check_existing(specs, out)
-    counts = {s: sum(p.state == s for p in planned) for s in ("new", "resume", "changed", "done")}
-    todo = len(planned) - counts["done"]
+    unknown = sorted(set(args.force) - {s.run_id for s in specs})
+    if unknown:
+        raise UsageError(f"--force: no run {unknown[0]!r} in this sweep (see --dry-run)")
+    planned = check_existing(specs, out, force=frozenset(args.force),
+                             retry_failed=args.retry_failed)
+    counts = {s: sum(p.state == s for p in planned)
+              for s in ("new", "resume", "changed", "done", "broken")}
+    todo = len(planned) - counts["done"] - counts["broken"]
     print(f"{experiment.name} at scale {scale.name}: {len(planned)} runs, {todo} to run "
           f"({counts['new']} new, {counts['resume']} to continue, {counts['changed']} changed), "
-          f"{counts['done']} already done" + (f"; lr {follow['lr']:g}, wd {follow['wd']:g} "
+          f"{counts['done']} already done"
+          + (f", {counts['broken']} left out (unreadable records; --force RUN_ID starts them "
+             "over)" if counts["broken"] else "") + (f"; lr {follow['lr']:g}, wd {follow['wd']:g} "
                                                f"from the {experiment.follows} grid"
                                                if follow else ""))
     if args.dry_run:

@@ -2,7 +2,9 @@
 
 Every backend calls `execute.run_one(job)` per run and hands each result to `on_result` as soon
 as it arrives, so the sweep reports progress in completion order. Run directories are written
-by the workers themselves: with Ray on a cluster the output folder must be on a filesystem
+by the workers themselves. An interrupt of the sweep (Ctrl-C, SIGTERM) is passed on to the
+workers, which record their runs as interrupted, and the sweep waits for them before it ends
+(`stop_pool`; docs/faults.md). With Ray on a cluster the output folder must be on a filesystem
 every node sees (NFS, a shared volume), otherwise the results stay on the node that ran them.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -37,13 +41,44 @@ def run_local(jobs: list[dict], *, workers: int, on_result: OnResult) -> None:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {pool.submit(run_one, job): job for job in jobs}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                final = future.result()
-            except Exception as exc:
-                final = _crashed(job, exc)
-            on_result(job["run_id"], final)
+        try:
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    final = future.result()
+                except Exception as exc:
+                    final = _crashed(job, exc)
+                on_result(job["run_id"], final)
+        except KeyboardInterrupt:
+            stop_pool(pool)
+            raise
+
+
+STOP_REPEAT_S = 1.0  # a worker may take up a queued run after the first signal
+STOP_WAIT_S = 120.0  # then the workers that still live are killed
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Pass an interrupt on to the pool's workers and wait for them: queued runs are cancelled,
+    each live worker gets SIGTERM (again every second, for a run it took up meanwhile; its run
+    records itself as interrupted and a worker idle in the pool ends), and the sweep returns
+    only when every worker has exited, so none is left running without its driver."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public list of workers
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + STOP_WAIT_S
+    while any(p.is_alive() for p in processes) and time.monotonic() < deadline:
+        for p in processes:
+            if p.is_alive() and p.pid is not None:
+                try:
+                    os.kill(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in processes:
+            p.join(STOP_REPEAT_S / max(1, len(processes)))
+    for p in processes:
+        if p.is_alive():
+            p.kill()
+            p.join()
 
 
 def import_ray():
@@ -79,15 +114,21 @@ def run_ray(jobs: list[dict], *, address: str | None, num_cpus: int | None,
         task = ray.remote(run_one).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run,
                                             max_retries=0)
         pending = {task.remote(job): job for job in jobs}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                job = pending.pop(ref)
-                try:
-                    final = ray.get(ref)
-                except Exception as exc:  # the task's worker died
-                    final = _crashed(job, exc)
-                on_result(job["run_id"], final)
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    job = pending.pop(ref)
+                    try:
+                        final = ray.get(ref)
+                    except Exception as exc:  # the task's worker died
+                        final = _crashed(job, exc)
+                    on_result(job["run_id"], final)
+        except KeyboardInterrupt:
+            for ref in pending:  # a KeyboardInterrupt in each task: recorded as interrupted
+                ray.cancel(ref)
+            ray.wait(list(pending), num_returns=len(pending), timeout=STOP_WAIT_S)
+            raise
     finally:
         if started:
             ray.shutdown()

@@ -1,17 +1,20 @@
 """One run of a sweep, as a worker (in-process, pool process or Ray task) executes it.
 
 `run_one` never raises for a failing run: the failure is recorded in the run directory
-(final.json with status "failed" and the error line) and returned, so one bad run never stops
-the others. Only an interrupt (Ctrl-C) propagates.
+(final.json with status "failed" and the error line; where the folder cannot be written, only
+returned) and returned, so one bad run never stops the others. Only an interrupt (Ctrl-C,
+SIGTERM) and a full disk propagate (docs/faults.md).
 """
 
 from __future__ import annotations
 
+import errno
 import time
 from pathlib import Path
 
 import torch
 
+from ..errors import RecordError, RunBusy
 from ..rundir import FinalRecord, RunDir, error_line
 from ..training import TrainConfig, train
 
@@ -32,6 +35,13 @@ def run_one(job: dict) -> FinalRecord:
                      progress=job.get("progress") is True, resume=job.get("mode") != "force",
                      force=job.get("mode") == "force",
                      on_epoch=_epoch_printer(job) if job.get("progress") == "epochs" else None)
+    except RunBusy as exc:  # another process runs it: nothing of ours to record there
+        return FinalRecord.failed(exc)
+    except OSError as exc:
+        if exc.errno in STOPS_SWEEP:
+            raise  # a full disk fails every later run too: the sweep stops with one line
+        return record_failure(RunDir(job["out_dir"]), job["config"], exc,
+                              time.perf_counter() - started)
     except Exception as exc:  # recorded, and the sweep goes on
         return record_failure(RunDir(job["out_dir"]), job["config"], exc,
                               time.perf_counter() - started)
@@ -47,15 +57,32 @@ def record_failure(run: RunDir, config: dict, exc: BaseException,
     that cannot be read, a bad device) or a worker that died leave no record of this error,
     so the sweep writes it.
     """
-    recorded = run.final
+    try:
+        recorded = run.final
+    except RecordError:
+        recorded = None
     if recorded is not None and recorded.status == "failed" and recorded.error == error_line(exc):
         return recorded  # written by training for this very error
-    run.path.mkdir(parents=True, exist_ok=True)
-    if run.config is None:
-        run.write_config(config)
     final = FinalRecord.failed(exc, seconds=seconds)
-    run.write_final(final)
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+        try:
+            has_config = run.config is not None
+        except RecordError:
+            has_config = True  # a broken one stays for the user to see; --force replaces it
+        if not has_config:
+            run.write_config(config)
+        run.write_final(final)
+    except OSError as write_error:
+        if write_error.errno in STOPS_SWEEP:
+            raise
+        # a read-only folder, a file where the folder should be: listed, not recorded
+        return FinalRecord(status="failed", seconds=seconds,
+                           error=f"{error_line(exc)} (not recorded: {error_line(write_error)})")
     return final
+
+
+STOPS_SWEEP = (errno.ENOSPC, errno.EDQUOT)  # the disk (or quota) is full
 
 
 def _epoch_printer(job: dict):

@@ -6,7 +6,9 @@ planned, resolved configuration. The comparison covers every TrainConfig field, 
 except `device` and `data_root`: those say where a run was made, not what it is, so runs made on
 other machines (copied in) count. Failed and unfinished runs are run again, continuing from
 their last checkpoint when their configuration is unchanged; a run whose configuration changed
-starts over.
+starts over. A run whose records cannot be read (a corrupt config.json or final.json) is left
+out and listed as failed with the reason, until `--force RUN_ID` or `--retry-failed` starts it
+over (docs/faults.md).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import UsageError
+from ..errors import RecordError, UsageError
 from ..rundir import FinalRecord, RunDir
 from ..training import TrainConfig
 from .backends import run_local, run_ray
@@ -32,7 +34,7 @@ WHERE_FIELDS = ("device", "data_root")
 class PlannedRun:
     spec: RunSpec
     config: dict  # resolved TrainConfig
-    state: str  # new | done | resume | changed
+    state: str  # new | done | resume | changed | broken (unreadable records: left out)
     result: FinalRecord | None = None
 
     @property
@@ -44,15 +46,28 @@ def resolve(spec: RunSpec) -> dict:
     return TrainConfig(**spec.config).resolve().to_dict()
 
 
-def check_existing(specs: list[RunSpec], out: str | Path) -> list[PlannedRun]:
-    """Resolve every run's configuration and compare it with what OUT already holds."""
+def check_existing(specs: list[RunSpec], out: str | Path, *,
+                   force: frozenset[str] = frozenset(),
+                   retry_failed: bool = False) -> list[PlannedRun]:
+    """Resolve every run's configuration and compare it with what OUT already holds; runs in
+    `force` (and with `retry_failed`, failed and unreadable ones) start over."""
     out = Path(out)
     planned = []
     for spec in specs:
         config = resolve(spec)
         run = RunDir(out / spec.run_id)
-        final = run.final
-        if run.config is None:
+        try:
+            final = run.final
+            recorded = run.config
+        except RecordError as exc:
+            final, recorded = FinalRecord.failed(exc), False
+        if spec.run_id in force or retry_failed and final is not None and \
+                final.status == "failed":
+            state = "changed"  # start over
+        elif recorded is False:
+            planned.append(PlannedRun(spec, config, "broken", final))
+            continue
+        elif recorded is None:
             state = "new"
         elif run.differences(config, ignore=WHERE_FIELDS):
             state = "changed"
@@ -90,7 +105,7 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stream = options.stream or sys.stdout
-    todo = [p for p in planned if p.state != "done"]
+    todo = [p for p in planned if p.state not in ("done", "broken")]
     workers = max(1, options.workers)
     sequential = options.backend == "local" and workers == 1
     cpus = options.cpus_per_run or max(1, cpu_count() // workers)
@@ -148,7 +163,10 @@ def summary(planned: list[PlannedRun]) -> str:
     for p in planned:
         r = p.result or FinalRecord(status="None")
         acc, seconds = r.final_test_acc, r.seconds
-        lines.append(f"{p.run_id:<{width}}  {('skipped' if p.state == 'done' else 'ran'):<8} "
+        state = {"done": "skipped", "broken": "left out"}.get(p.state, "ran")
+        if (r.error or "").startswith("RunBusy"):
+            state = "in use"  # another process (a second sweep) is running it
+        lines.append(f"{p.run_id:<{width}}  {state:<8} "
                      f"{r.status:<10} "
                      f"{(f'{acc:.2f}' if acc is not None else '-'):>9} "
                      f"{(f'{seconds:.1f}' if seconds is not None else '-'):>9}  "
