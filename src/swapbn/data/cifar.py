@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import UsageError
-from . import cache
+from . import cache, safe_pickle
 from .dataset import Augmentation, DataSet
 from .folder import (
     descend,
@@ -102,7 +101,9 @@ def read_pickle(path: Path) -> dict:
         raise UsageError(f"missing CIFAR file {path}")
     try:
         with open(path, "rb") as fh:
-            content = pickle.load(fh, encoding="latin1")
+            content = safe_pickle.load(fh, encoding="latin1")
+    except safe_pickle.RefusedPickle as exc:
+        raise UsageError(f"refused to read CIFAR file {path}: {exc}") from None
     except Exception as exc:
         raise UsageError(f"cannot read CIFAR file {path}: {exc}") from None
     if not isinstance(content, dict):
