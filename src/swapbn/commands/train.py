@@ -141,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     run_device(config)
     apply_threads(args)
+    for warning in config.warnings():
+        print(f"swapbn train: warning: {warning}", file=sys.stderr)
     out = Path(args.out or f"runs/train/{config.dataset}-{config.arch}-{config.act}-"
                            f"{config.order}{'-nwdbn' if config.nwdbn else ''}-s{config.seed}")
     stream = sys.stderr if args.json else sys.stdout

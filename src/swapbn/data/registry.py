@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from ..errors import UsageError
 from . import cifar, digits, folder, imagenet, tinyimagenet
 from .dataset import DataSet
@@ -81,7 +83,22 @@ def load_dataset(
         if not root.is_dir():
             raise UsageError(f"data root {root} is not a folder")
     data = DATASETS[name](root, seed, download)
-    return _select(data, train_subset, int(val_split), seed)
+    return check_classes(_select(data, train_subset, int(val_split), seed))
+
+
+def check_classes(data: DataSet) -> DataSet:
+    """A data set a classifier can learn from: two classes or more, each with training images
+    (a one-class folder reports 100% accuracy; a class without images is never learned)."""
+    if data.num_classes < 2:
+        raise UsageError(f"data set {data.name} has {data.num_classes} class; a classifier "
+                         "needs at least 2")
+    counts = torch.bincount(data.train.labels, minlength=data.num_classes)
+    empty = [data.classes[i] for i in torch.nonzero(counts == 0).flatten().tolist()]
+    if empty:
+        raise UsageError(f"data set {data.name}: {len(empty)} of {data.num_classes} classes have "
+                         f"no training images (e.g. {empty[0]!r}); give a larger --train-subset "
+                         "or add images")
+    return data
 
 
 def _select(data: DataSet, train_subset: int | None, val_images: int, seed: int) -> DataSet:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import RecordError
 from ..rundir import RunDir
 
 GRID_LRS: tuple[float, ...] = (0.1, 0.01)
@@ -49,7 +50,10 @@ def load_record(run_dir: str | Path) -> dict | None:
     """{config, final, run_dir} of a run directory (final is {} while it has not finished);
     None when it holds no readable configuration."""
     run = RunDir(run_dir)
-    config, final = run.config, run.final
+    try:
+        config, final = run.config, run.final
+    except RecordError:
+        return None  # unreadable: the sweep lists it as left out
     if config is None:
         return None
     return {"config": config, "final": final.to_dict() if final else {}, "run_dir": str(run.path)}

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import rundir
+from ..errors import RecordError
 from ..metrics import ChannelSamples
 from ..rundir import RunDir
 
@@ -107,6 +109,12 @@ def load_run(path: Path) -> Run | None:
 
 
 def find_runs(root: Path) -> list[Run]:
-    """Every run directory under root (including root itself), in path order."""
-    runs = [load_run(run.path) for run in rundir.find_runs(root)]
+    """Every run directory under root (including root itself), in path order. A run whose
+    records cannot be read is left out with one line on stderr naming it and the reason."""
+    runs = []
+    for run in rundir.find_runs(root):
+        try:
+            runs.append(load_run(run.path))
+        except RecordError as exc:
+            print(f"swapbn report: left out {run.path}: {exc}", file=sys.stderr)
     return [r for r in runs if r is not None]

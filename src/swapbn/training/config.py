@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,9 @@ from ..presets import PRESET_DATASETS, paper_recipe
 
 PRESETS: tuple[str, ...] = ("paper",)
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+MIN_WIDTH = 1 / 32  # the paper's narrowest layers have 64 channels: at least 2 remain
+MAX_SEED = 2**63 - 1  # what torch.manual_seed and the epoch seeds take
+NO_DATA_ROOT = ("digits",)  # built in (scikit-learn): a --data-root is not read
 
 # Small-run defaults (no preset), chosen on digits (vgg16_11 width 1/8, tanh, 2 seeds): lr 0.01
 # reached 98-99.7% in 8 epochs and showed swap's higher skewness and sparsity; lr 0.05 and 0.2
@@ -178,7 +182,7 @@ class TrainConfig:
         _choose("data set", self.dataset, list(DATASETS))
         if self.preset is not None:
             _choose("preset", self.preset, PRESETS)
-        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+        if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", str(self.device)):
             raise UsageError(f"unknown device {self.device!r}; choose from {', '.join(DEVICES)}"
                              " (or cuda:N)")
 
@@ -205,8 +209,12 @@ class TrainConfig:
         if m and (m[0] < 1 or m[-1] > self.epochs):
             raise UsageError(f"milestones must lie in 1..{self.epochs} (the epochs), "
                              f"got {','.join(map(str, m))}")
-        if not self.width > 0:
-            raise UsageError(f"width must be positive, got {self.width}")
+        if not (math.isfinite(self.width) and self.width >= MIN_WIDTH):
+            raise UsageError(f"width must be a finite number of at least {MIN_WIDTH:g} (below "
+                             f"it a layer keeps fewer than 2 channels), got {self.width}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or \
+                not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"seed must be an integer in 0..2**63-1, got {self.seed}")
         if self.train_subset is not None and self.train_subset < 2:
             raise UsageError(f"train subset must be at least 2 images, got {self.train_subset}")
         if self.val_images < 0:
@@ -216,7 +224,17 @@ class TrainConfig:
                              f"got {self.stats_every}")
         if self.data_root is not None and not Path(self.data_root).expanduser().exists():
             raise UsageError(f"data root {self.data_root} does not exist")
+        if self.batch_size < 2 and self.order != "nobn":
+            raise UsageError("batch size must be at least 2 with batch normalization")
         try:
             make_activation(self.act, **(self.act_kwargs or {}))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+
+    def warnings(self) -> list[str]:
+        """Legal settings that are surely a mistake (one line each, for stderr)."""
+        out = []
+        if self.data_root is not None and self.dataset in NO_DATA_ROOT:
+            out.append(f"--data-root {self.data_root} is not read: data set {self.dataset} is "
+                       "built in")
+        return out

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import Interrupted, RecordError
-from ..rundir import FinalRecord, RunDir
+from ..rundir import LOCK, FinalRecord, RunDir
 
 
 @contextlib.contextmanager
@@ -66,6 +66,16 @@ def record_interrupted(run: RunDir) -> None:
         error="interrupted; --resume continues from the last checkpoint"))
 
 
+def remove_unstarted(run: RunDir) -> None:
+    """Remove a folder this run created but never wrote a record into (bad input found while
+    loading the data), so bad input leaves nothing behind."""
+    if run.present():
+        return
+    with contextlib.suppress(OSError):
+        (run.path / LOCK).unlink(missing_ok=True)
+        run.path.rmdir()
+
+
 def guarded(train: Callable[..., FinalRecord]) -> Callable[..., FinalRecord]:
     """`train(config, out_dir, ...)` holding out_dir's lock, with SIGTERM as an interrupt and
     an interrupted run recorded as such."""
@@ -75,12 +85,18 @@ def guarded(train: Callable[..., FinalRecord]) -> Callable[..., FinalRecord]:
         if not lead_process():
             return train(config, out_dir, *args, **kwargs)
         rundir = RunDir(out_dir)
-        with rundir.lock(), sigterm_interrupts():
-            try:
-                return train(config, out_dir, *args, **kwargs)
-            except KeyboardInterrupt:
-                with contextlib.suppress(OSError):
-                    record_interrupted(rundir)
-                raise
+        created = not rundir.path.exists()
+        try:
+            with rundir.lock(), sigterm_interrupts():
+                try:
+                    return train(config, out_dir, *args, **kwargs)
+                except KeyboardInterrupt:
+                    with contextlib.suppress(OSError):
+                        record_interrupted(rundir)
+                    raise
+        except BaseException:
+            if created:
+                remove_unstarted(rundir)
+            raise
 
     return run
