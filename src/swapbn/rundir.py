@@ -23,6 +23,7 @@ import json
 import math
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -283,7 +284,9 @@ class RunDir:
         if not path.is_file():
             raise RecordError(f"{path}: missing")
         try:
-            state = torch.load(path, map_location=map_location, weights_only=True)
+            with warnings.catch_warnings():  # torch's notes on odd pickles: we say it in one line
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location=map_location, weights_only=True)
         except pickle.UnpicklingError as exc:
             what = ("it holds objects other than tensors" if "GLOBAL" in str(exc)
                     else "it is not a checkpoint of tensors (corrupt or crafted)")

@@ -1,0 +1,301 @@
+"""Fault injection, the fast part: corrupt and malicious files of each kind, a run directory in
+use, stale temporaries, histories with holes, unreadable runs in a sweep and a report, and the
+bad-input table (docs/faults.md). Every case must end in one line and exit status 2 (or be
+listed and left out), never a traceback, and nothing crafted may run."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from swapbn import cli
+from swapbn.data import load_dataset
+from swapbn.errors import RunBusy, UsageError
+from swapbn.experiments import check_existing, plan
+from swapbn.experiments.runner import SweepOptions, run_sweep, summary
+from swapbn.experiments.scales import get_scale
+from swapbn.report.runs import find_runs as report_runs
+from swapbn.rundir import CHANNELS, CHECKPOINT, CONFIG, FINAL, METRICS, RunDir
+from swapbn.training import TrainConfig
+
+RUN = ["--dataset", "digits", "--width", "0.125", "--train-subset", "200", "--epochs", "2",
+       "--batch-size", "32", "--device", "cpu", "--quiet"]
+
+
+def train_cli(out: Path, *extra: str) -> int:
+    return cli.main(["train", *RUN, "--out", str(out), *extra])
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    return err[0]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("finished") / "run"
+    assert train_cli(out) == 0
+    return out
+
+
+@pytest.fixture()
+def run_copy(finished, tmp_path) -> Path:
+    out = tmp_path / "run"
+    shutil.copytree(finished, out)
+    return out
+
+
+class Crafted:
+    """A pickle that, loaded without restriction, creates a marker file (proof of execution)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+# -- records ----------------------------------------------------------------------------------
+
+CONFIG_CASES = {"list": b"[1]", "null": b"null", "not utf-8": b"\xff\xfe{}",
+                "truncated": b'{"arch": "vgg16_11", "act"', "wrong type": None}
+
+
+@pytest.mark.parametrize("case", list(CONFIG_CASES))
+def test_corrupt_config_is_one_line_naming_it(run_copy, capsys, case) -> None:
+    path = run_copy / CONFIG
+    content = CONFIG_CASES[case]
+    if content is None:
+        config = json.loads(path.read_text())
+        content = json.dumps({**config, "epochs": "2"}).encode()
+    path.write_bytes(content)
+    assert train_cli(run_copy, "--resume") == 2
+    assert CONFIG in one_line_error(capsys)
+    assert cli.main(["measure", str(run_copy)]) == 2
+    assert CONFIG in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("content", ['"completed"', '{"status": "done"}',
+                                     '{"status": "completed", "epochs_completed": "2"}',
+                                     '{"status": "completed", "final_test_acc": NaN}', "{"])
+def test_corrupt_final_is_one_line_naming_it(run_copy, capsys, content) -> None:
+    (run_copy / FINAL).write_text(content)
+    assert train_cli(run_copy, "--resume") == 2
+    assert FINAL in one_line_error(capsys)
+
+
+def checkpoint_cases(path: Path, marker: Path) -> dict[str, bytes]:
+    good = path.read_bytes()
+    crafted = path.parent / "crafted.pt"
+    torch.save({"model": Crafted(marker), "epoch": 2}, crafted)
+    return {"zero bytes": b"", "half": good[:len(good) // 2],
+            "random": np.random.default_rng(0).bytes(4096), "crafted": crafted.read_bytes(),
+            "plain pickle": pickle.dumps({"model": Crafted(marker)})}
+
+
+def test_bad_checkpoints_are_refused_in_one_line(run_copy, capsys, tmp_path) -> None:
+    marker = tmp_path / "executed"
+    path = run_copy / CHECKPOINT
+    for case, content in checkpoint_cases(path, marker).items():
+        path.write_bytes(content)
+        assert cli.main(["measure", str(run_copy)]) == 2, case
+        line = one_line_error(capsys)
+        assert CHECKPOINT in line, case
+        if case == "crafted":
+            assert "refused to load: it holds objects other than tensors" in line
+        (run_copy / FINAL).unlink(missing_ok=True)  # so that --resume loads the checkpoint
+        assert train_cli(run_copy, "--resume") == 2, case
+        assert CHECKPOINT in one_line_error(capsys), case
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("cut", ["line 1 cut", "empty", "garbage in the middle"])
+def test_resume_refuses_a_history_with_holes(run_copy, capsys, cut) -> None:
+    path = run_copy / METRICS
+    lines = path.read_text().splitlines()
+    path.write_text({"line 1 cut": lines[0][:20] + "\n" + lines[1] + "\n", "empty": "",
+                     "garbage in the middle": lines[0] + "\nxx\n" + lines[1] + "\n"}[cut])
+    (run_copy / FINAL).unlink()  # an interrupted run: the checkpoint is at epoch 2
+    assert train_cli(run_copy, "--resume") == 2
+    assert METRICS in one_line_error(capsys)
+    assert path.read_text().count("\n") <= 3  # nothing appended
+
+
+def test_a_garbage_line_leaves_the_run_out_of_the_report_by_name(run_copy, capsys) -> None:
+    lines = (run_copy / METRICS).read_text().splitlines()
+    (run_copy / METRICS).write_text(lines[0] + "\n{]\n" + lines[1] + "\n")
+    assert report_runs(run_copy.parent) == []
+    err = capsys.readouterr().err
+    assert str(run_copy) in err and "line 2" in err
+
+
+@pytest.mark.parametrize("missing", [CHANNELS, CHECKPOINT, "stats", "metrics line"])
+def test_completed_needs_every_promised_file(run_copy, missing) -> None:
+    if missing == "stats":
+        final = json.loads((run_copy / FINAL).read_text())
+        (run_copy / FINAL).write_text(json.dumps({**final, "stats": None}))
+    elif missing == "metrics line":
+        lines = (run_copy / METRICS).read_text().splitlines()
+        (run_copy / METRICS).write_text(lines[0] + "\n")
+    else:
+        (run_copy / missing).unlink()
+    final = RunDir(run_copy).final
+    assert final.status == "failed" and "incomplete record" in final.error
+    assert not final.finished  # a sweep runs it again, --resume finishes it
+
+
+def test_resume_finishes_a_run_recorded_completed_without_its_channels(run_copy) -> None:
+    expected = json.loads((run_copy / FINAL).read_text())
+    (run_copy / CHANNELS).unlink()
+    assert train_cli(run_copy, "--resume") == 0
+    final = RunDir(run_copy).final
+    assert final.status == "completed" and (run_copy / CHANNELS).is_file()
+    assert final.stats == expected["stats"]  # the same model measured again
+
+
+# -- the lock and temporaries -----------------------------------------------------------------
+
+def test_a_run_directory_in_use_is_refused_naming_the_holder(run_copy, capsys) -> None:
+    with RunDir(run_copy).lock():
+        assert train_cli(run_copy, "--resume") == 2
+        assert f"in use by process {os.getpid()}" in one_line_error(capsys)
+        with pytest.raises(RunBusy), RunDir(run_copy).lock():
+            pass
+    with RunDir(run_copy).lock():  # released with its holder
+        pass
+
+
+def test_stale_temporaries_are_removed_when_a_run_starts_or_resumes(run_copy) -> None:
+    names = [".checkpoint.a1b2.pt", ".final.x9.json", ".channels.q.npz", ".metrics.zz.jsonl",
+             ".config.k.json"]
+    for name in names:
+        (run_copy / name).write_bytes(b"partial")
+    (run_copy / "notes.txt").write_text("mine")
+    assert train_cli(run_copy, "--resume") == 0  # finished: returns the recorded result
+    assert not [n for n in names if (run_copy / n).exists()]
+    assert (run_copy / "notes.txt").exists()
+
+
+# -- sweeps and data files --------------------------------------------------------------------
+
+def test_a_sweep_lists_unreadable_runs_and_runs_the_others(tmp_path) -> None:
+    specs = plan("nobn", get_scale("smoke"))
+    broken, other = (tmp_path / spec.run_id for spec in specs)
+    broken.mkdir()
+    (broken / CONFIG).write_bytes(b"\xff\xfe not utf-8")
+    planned = check_existing(specs, tmp_path)
+    assert [p.state for p in planned] == ["broken", "new"]
+    run_sweep(planned, tmp_path, SweepOptions(progress=False))
+    assert planned[1].result.status == "completed"
+    assert planned[0].result.status == "failed" and CONFIG in planned[0].result.error
+    assert "left out" in summary(planned).splitlines()[1]
+    again = check_existing(specs, tmp_path, force=frozenset({specs[0].run_id}))
+    assert [p.state for p in again] == ["changed", "done"]
+
+
+def test_a_file_where_a_run_directory_belongs_fails_that_run_only(tmp_path) -> None:
+    specs = plan("nobn", get_scale("smoke"))
+    (tmp_path / specs[0].run_id).write_text("in the way")
+    planned = check_existing(specs, tmp_path)
+    run_sweep(planned, tmp_path, SweepOptions(progress=False))
+    assert [p.result.status for p in planned] == ["failed", "completed"]
+    assert "not recorded" in planned[0].result.error
+
+
+def cifar_folder(root: Path, batch: object) -> Path:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        content = {"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8),
+                   "labels": list(range(10)) * 2}
+        with open(folder / name, "wb") as fh:
+            pickle.dump(batch if name == "data_batch_1" else content, fh, protocol=2)
+    with open(folder / "batches.meta", "wb") as fh:
+        pickle.dump({"label_names": [str(i) for i in range(10)]}, fh, protocol=2)
+    return root
+
+
+def test_a_crafted_cifar_pickle_is_refused_and_never_runs(tmp_path) -> None:
+    marker = tmp_path / "executed"
+    root = cifar_folder(tmp_path / "data", {"data": Crafted(marker), "labels": [0]})
+    with pytest.raises(UsageError, match="refused to read CIFAR file .*data_batch_1"):
+        load_dataset("cifar10", root)
+    assert not marker.exists()
+
+
+def test_plain_cifar_pickles_still_load(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    batch = {b"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8),
+             b"labels": list(range(10)) * 2, b"batch_label": b"training batch 1 of 5"}
+    data = load_dataset("cifar10", cifar_folder(tmp_path, batch))
+    assert len(data.train) == 100 and data.num_classes == 10
+    assert torch.equal(data.train.images[:20].reshape(20, -1), torch.from_numpy(batch[b"data"]))
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+def image_folder(root: Path, train: dict[str, int], test: dict[str, int]) -> Path:
+    for split, counts in (("train", train), ("test", test)):
+        for cls, n in counts.items():
+            (root / split / cls).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(root / split / cls / f"{i}.png")
+    return root
+
+
+BAD_TRAIN = {
+    "width inf": ["--width", "inf"],
+    "width 1e-9": ["--width", "1e-9"],
+    "width nan": ["--width", "nan"],
+    "device cuda:abc": ["--device", "cuda:abc"],
+    "seed -1": ["--seed", "-1"],
+    "seed 2**66": ["--seed", "99999999999999999999"],
+    "subset 5 of 10 classes": ["--train-subset", "5"],
+    "batch size 1 with BN": ["--batch-size", "1"],
+    "one class": "one class",
+    "a class with no training images": "empty class",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TRAIN))
+def test_bad_training_input_is_one_line_before_anything_is_written(case, tmp_path,
+                                                                   capsys) -> None:
+    args = BAD_TRAIN[case]
+    if args == "one class":
+        args = ["--dataset", "folder", "--data-root",
+                str(image_folder(tmp_path / "data", {"a": 4}, {"a": 2}))]
+    elif args == "empty class":
+        root = image_folder(tmp_path / "data", {"a": 4}, {"a": 2, "b": 2})
+        (root / "train" / "b").mkdir()
+        args = ["--dataset", "folder", "--data-root", str(root)]
+    out = tmp_path / "out" / "run"
+    assert cli.main(["train", *RUN, *args, "--out", str(out)]) == 2
+    one_line_error(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["--cpus-per-run", "-1"], ["--cpus-per-run", "0"],
+                                  ["--gpus-per-run", "-1"], ["--force", "no-such-run"]])
+def test_bad_sweep_input_is_one_line(args, tmp_path, capsys) -> None:
+    out = tmp_path / "sweep"
+    assert cli.main(["sweep", "nobn", "--out", str(out), *args]) == 2
+    one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_a_data_root_for_digits_warns() -> None:
+    config = TrainConfig(dataset="digits", data_root="/tmp")
+    assert any("not read" in w for w in config.warnings())
+    assert TrainConfig(dataset="digits").warnings() == []
+
