@@ -131,12 +131,20 @@ def test_resume_refuses_a_history_with_holes(run_copy, capsys, cut) -> None:
     assert path.read_text().count("\n") <= 3  # nothing appended
 
 
-def test_a_garbage_line_leaves_the_run_out_of_the_report_by_name(run_copy, capsys) -> None:
-    lines = (run_copy / METRICS).read_text().splitlines()
-    (run_copy / METRICS).write_text(lines[0] + "\n{]\n" + lines[1] + "\n")
+@pytest.mark.parametrize("fault", ["garbage metrics line", "undecodable config",
+                                   "truncated config"])
+def test_an_unreadable_run_is_left_out_of_the_report_by_name(run_copy, capsys, fault) -> None:
+    if fault == "garbage metrics line":
+        lines = (run_copy / METRICS).read_text().splitlines()
+        (run_copy / METRICS).write_text(lines[0] + "\n{]\n" + lines[1] + "\n")
+    else:
+        text = (run_copy / CONFIG).read_bytes()
+        (run_copy / CONFIG).write_bytes(b"\xff" + text if fault == "undecodable config"
+                                        else text[:40])
     assert report_runs(run_copy.parent) == []
     err = capsys.readouterr().err
-    assert str(run_copy) in err and "line 2" in err
+    assert str(run_copy) in err
+    assert ("line 2" if fault == "garbage metrics line" else CONFIG) in err
 
 
 @pytest.mark.parametrize("missing", [CHANNELS, CHECKPOINT, "stats", "metrics line"])
