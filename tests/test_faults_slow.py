@@ -233,3 +233,28 @@ def test_a_file_size_limit_is_one_line(tmp_path) -> None:
     assert len(lines) == 1 and "Traceback" not in err, err
     assert RunDir(out).final.status == "failed"
     assert temporaries(out) == []
+
+
+@pytest.fixture()
+def full_disk(tmp_path):
+    """A 1,200 kB tmpfs: room for the records and one checkpoint but not the channel samples
+    (skipped where the test machine does not allow mounting one)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_is_never_recorded_as_completed(full_disk) -> None:
+    out = full_disk / "run"
+    rc, err = finish(swapbn_cli("train", *RUN, "--out", str(out)))
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "No space left" in err
+    assert RunDir(out).final.status == "failed"
+    rc, err = finish(swapbn_cli("train", *RUN, "--out", str(out), "--resume"))
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert RunDir(out).final.status == "failed"
+    assert temporaries(out) == []

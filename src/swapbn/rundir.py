@@ -235,7 +235,8 @@ class RunDir:
 
     def incomplete(self, final: FinalRecord) -> str | None:
         """What a completed run promised but does not hold: config.json, checkpoint.pt, one
-        metrics line per epoch, the final statistics and channels.npz, each readable."""
+        metrics line per epoch, the final statistics and the channels file it names, each
+        readable."""
         if final.stats is None:
             return f"{FINAL} has no final statistics"
         try:
@@ -245,7 +246,7 @@ class RunDir:
                 return f"{METRICS} does not hold {final.epochs_completed} epochs"
         except RecordError as exc:
             return str(exc)
-        for name in (CHECKPOINT, final.channels or CHANNELS):
+        for name in (CHECKPOINT, *([final.channels] if final.channels else [])):
             path = self.path / name
             if not path.is_file():
                 return f"{name} is missing"

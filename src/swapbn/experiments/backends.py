@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from ..errors import UsageError
 from ..rundir import FinalRecord, RunDir
-from .execute import record_failure, run_one
+from .execute import STOPS_SWEEP, record_failure, run_one
 
 OnResult = Callable[[str, FinalRecord], None]  # (run_id, its final record)
 BACKENDS = ("local", "ray")
@@ -46,11 +46,15 @@ def run_local(jobs: list[dict], *, workers: int, on_result: OnResult) -> None:
                 job = futures[future]
                 try:
                     final = future.result()
+                except OSError as exc:
+                    if exc.errno in STOPS_SWEEP:
+                        raise
+                    final = _crashed(job, exc)
                 except Exception as exc:
                     final = _crashed(job, exc)
                 on_result(job["run_id"], final)
-        except KeyboardInterrupt:
-            stop_pool(pool)
+        except (KeyboardInterrupt, OSError):
+            stop_pool(pool)  # an interrupt, or a full disk that every later run would meet
             raise
 
 
