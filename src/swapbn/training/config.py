@@ -22,7 +22,7 @@ from ..presets import PRESET_DATASETS, paper_recipe
 
 PRESETS: tuple[str, ...] = ("paper",)
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
-MIN_WIDTH = 1 / 32  # the paper's narrowest layers have 64 channels: at least 2 remain
+MIN_WIDTH = 1 / 32  # VGG's 64-channel layers keep 2 channels; below, layers of a single channel
 MAX_SEED = 2**63 - 1  # what torch.manual_seed and the epoch seeds take
 NO_DATA_ROOT = ("digits",)  # built in (scikit-learn): a --data-root is not read
 
@@ -211,7 +211,7 @@ class TrainConfig:
                              f"got {','.join(map(str, m))}")
         if not (math.isfinite(self.width) and self.width >= MIN_WIDTH):
             raise UsageError(f"width must be a finite number of at least {MIN_WIDTH:g} (below "
-                             f"it a layer keeps fewer than 2 channels), got {self.width}")
+                             f"it layers keep a single channel), got {self.width}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or \
                 not 0 <= self.seed <= MAX_SEED:
             raise UsageError(f"seed must be an integer in 0..2**63-1, got {self.seed}")
