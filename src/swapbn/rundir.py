@@ -361,10 +361,11 @@ class RunDir:
 
     def start(self, config: dict, lines: list[dict]) -> None:
         """Begin (or resume) the record of a run: config.json, the metrics lines kept from an
-        interrupted attempt, and no final record or channel samples of an earlier one."""
+        interrupted attempt, and no final record or channel samples of an earlier one. The
+        configuration comes first: a kill before the rest leaves a folder `--resume` reads."""
         self.remove((FINAL, CHANNELS))
-        self.write_metrics(lines)
         self.write_config(config)
+        self.write_metrics(lines)
 
     def write_config(self, config: dict) -> None:
         write_json(self.path / CONFIG, config)
