@@ -12,7 +12,7 @@ import json
 import sys
 
 from ..errors import UsageError
-from ..training.compare import check_orders, compare, order_config, table
+from ..training.compare import check_orders, compare, differences_table, order_config, table
 from .train import add_training_arguments, apply_threads, config_from_args, describe
 
 HELP = "train convention and swap (and nwdbn, nobn) over seeds and compare them"
@@ -64,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print()
         print(table(record["summary"]))
+        if record["differences"]:
+            print()
+            print(differences_table(record["differences"]))
         print(f"\n{args.out}/compare.json, {args.out}/compare.md "
               f"({record['seconds']:.0f} s)")
     return 0
