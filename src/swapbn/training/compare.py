@@ -131,10 +131,12 @@ def table(rows: list[dict], markdown: bool = False) -> str:
 
 def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_dir: str | Path,
             *, progress: bool = True, force: bool = False,
-            stream: TextIO | None = None) -> dict:
+            stream: TextIO | None = None, tensorboard: str | Path | None = None) -> dict:
     """Train every (order, seed) into OUT/<order>-s<seed>/ and write compare.json and compare.md.
 
     Finished runs with the same configuration are reused; interrupted ones are resumed.
+    `tensorboard`: "" writes each run's events inside its run directory, a folder DIR into
+    DIR/<order>-s<seed>; either way one TensorBoard run per order and seed, so they overlay.
     """
     stream = stream if stream is not None else sys.stdout
     orders = check_orders(list(orders))
@@ -147,7 +149,10 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
     started = time.perf_counter()
     for i, (order, seed, config) in enumerate(configs, 1):
         run_dir = out / run_name(order, seed)
-        final = train(config, run_dir, progress=False, resume=True, force=force)
+        board = (None if tensorboard is None else
+                 Path(tensorboard) / run_name(order, seed) if str(tensorboard) else "")
+        final = train(config, run_dir, progress=False, resume=True, force=force,
+                      tensorboard=board)
         stats = final.stats or {}
         runs.append({"order": order, "seed": seed, "dir": run_dir.name,
                      "status": final.status, "final_test_acc": final.final_test_acc,
