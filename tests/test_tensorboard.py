@@ -92,3 +92,16 @@ def test_missing_tensorboard_is_one_line_before_anything_is_written(tmp_path, mo
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "swapbn[tensorboard]" in err[0]
     assert not out.exists()
+
+
+def test_sweep_writes_events_inside_each_run_directory(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert cli.main(["sweep", "nobn", "--scale", "smoke", "--out", str(out), "--cpus-per-run",
+                     "1", "--tensorboard", "--quiet"]) == 0
+    run_dirs = sorted(p for p in out.iterdir() if (p / "config.json").exists())
+    assert [p.name for p in run_dirs] == ["nobn-convention-s0", "nobn-nobn-s0"]
+    for run_dir in run_dirs:
+        lines = RunDir(run_dir).metrics()
+        events = read_events(run_dir / TENSORBOARD_DIR).Scalars("loss/train")
+        assert [e.value for e in events] == pytest.approx([x["train_loss"] for x in lines],
+                                                          rel=1e-6)
