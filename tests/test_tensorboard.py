@@ -8,12 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from swapbn import cli
 from swapbn.errors import UsageError
 from swapbn.rundir import RunDir
 from swapbn.training import TrainConfig, train
-from swapbn.training.tensorboard import SCALARS, TENSORBOARD_DIR, summary_writer_class
+from swapbn.training.tensorboard import (
+    SCALARS,
+    TENSORBOARD_DIR,
+    open_log,
+    summary_writer_class,
+)
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 
@@ -105,3 +111,33 @@ def test_sweep_writes_events_inside_each_run_directory(tmp_path, capsys):
         events = read_events(run_dir / TENSORBOARD_DIR).Scalars("loss/train")
         assert [e.value for e in events] == pytest.approx([x["train_loss"] for x in lines],
                                                           rel=1e-6)
+
+
+def test_only_rank_zero_writes(tmp_path, monkeypatch):
+    dist = torch.distributed
+    monkeypatch.setattr(dist, "is_available", lambda: True)
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_rank", lambda group=None: 1)
+    assert open_log("", tmp_path, None, torch.device("cpu"), 3) is None
+    monkeypatch.setattr(dist, "get_rank", lambda group=None: 0)
+    log = open_log("", tmp_path, None, torch.device("cpu"), 3)
+    assert log is not None and log.log_dir == tmp_path / TENSORBOARD_DIR
+    assert open_log(None, tmp_path, None, torch.device("cpu"), 3) is None
+
+
+def test_an_interrupted_and_resumed_run_has_one_event_per_epoch(tmp_path):
+    run_dir = tmp_path / "run"
+
+    def stop_after_second_epoch(line: dict) -> None:
+        if line["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(stats_every=0), run_dir, progress=False, tensorboard="",
+              on_epoch=stop_after_second_epoch)
+    final = train(tiny(stats_every=0), run_dir, progress=False, resume=True, tensorboard="")
+    assert final.epochs_completed == 3
+    lines = RunDir(run_dir).metrics()
+    events = read_events(run_dir / TENSORBOARD_DIR).Scalars("loss/train")
+    assert [e.step for e in events] == [1, 2, 3]
+    assert [e.value for e in events] == pytest.approx([x["train_loss"] for x in lines], rel=1e-6)

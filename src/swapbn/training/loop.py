@@ -136,10 +136,10 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                                      "epoch": epoch})
                 done = epoch
                 show.print(epoch_text(line, config.epochs))
-                if on_epoch is not None:
-                    on_epoch(line)
                 if board is not None:
                     board.epoch(line, model)
+                if on_epoch is not None:
+                    on_epoch(line)
             else:
                 extra = final_records(model, data, device, config.batch_size, config.seed, run)
     except KeyboardInterrupt:
