@@ -141,3 +141,14 @@ def test_an_interrupted_and_resumed_run_has_one_event_per_epoch(tmp_path):
     events = read_events(run_dir / TENSORBOARD_DIR).Scalars("loss/train")
     assert [e.step for e in events] == [1, 2, 3]
     assert [e.value for e in events] == pytest.approx([x["train_loss"] for x in lines], rel=1e-6)
+
+
+def test_watching_does_not_change_the_run(tmp_path):
+    """The histogram pass and the writer touch no RNG and no BN statistics: same metrics."""
+    def untimed(run_dir: Path) -> list[dict]:
+        return [{k: v for k, v in line.items() if k not in ("seconds", "images_per_s")}
+                for line in RunDir(run_dir).metrics()]
+
+    train(tiny(), tmp_path / "plain", progress=False)
+    train(tiny(), tmp_path / "watched", progress=False, tensorboard="")
+    assert untimed(tmp_path / "plain") == untimed(tmp_path / "watched")
