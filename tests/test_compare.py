@@ -6,7 +6,8 @@ import json
 import statistics
 
 from swapbn import cli
-from swapbn.training.compare import summarize
+from swapbn.intervals import welch
+from swapbn.training.compare import differences, summarize
 
 FAST = ["--width", "0.0625", "--train-subset", "80", "--epochs", "1", "--batch-size", "40",
         "--device", "cpu"]
@@ -50,7 +51,20 @@ def test_compare_prints_table_and_writes_records(tmp_path, capsys) -> None:
 
     md = (out / "compare.md").read_text()
     assert "| order | test acc (%) | avg saturation | avg skewness | avg sparsity | runs |" in md
-    assert md.count("\n| ") == 3  # header row and one row per order
+    orders_table, differences_md = md.split("Differences over seeds")
+    assert orders_table.count("\n| ") == 3  # header row and one row per order
+    # nwdbn minus swap (no convention run: the first order is the reference), 4 measures.
+    diffs = {d["measure"]: d for d in record["differences"]}
+    assert [(d["order"], d["reference"]) for d in record["differences"]] == [("nwdbn", "swap")] * 4
+    by_order = {o: [r for r in record["runs"] if r["order"] == o] for o in ("swap", "nwdbn")}
+    for key, d in diffs.items():
+        a, b = ([r[key] for r in by_order[o]] for o in ("nwdbn", "swap"))
+        assert d["diff"] == statistics.mean(a) - statistics.mean(b)
+        if d["low"] is not None:
+            assert d["low"] <= d["diff"] <= d["high"]
+        assert d["verdict"] in ("holds", "opposite", "not resolved")
+        assert f"| nwdbn - swap | {key} | {d['interval']} | {d['verdict']} |" in differences_md
+    assert "nwdbn - swap" in text and "final_test_acc" in text
 
     # A second call reuses the finished runs: same table, nothing retrained.
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/final.json")}
@@ -85,3 +99,28 @@ def test_summary_counts_diverged_runs_but_averages_completed_ones() -> None:
     assert row["test_acc_mean"] == 85.0
     assert abs(row["test_acc_std"] - 50 ** 0.5) < 1e-12  # sample std of 80 and 90
     assert abs(row["avg_saturation"] - 0.6) < 1e-12 and row["best_test_acc_mean"] == 85.5
+
+
+def test_differences_are_welch_intervals_against_convention() -> None:
+    def run(order: str, acc: float, skew: float, status: str = "completed") -> dict:
+        return {"order": order, "status": status, "final_test_acc": acc, "best_test_acc": acc,
+                "avg_saturation": 0.5, "avg_skewness": skew, "avg_sparsity": 0.3}
+
+    runs = [run("swap", 70.0, 2.0), run("swap", 72.0, 2.2), run("swap", 71.0, 2.1),
+            run("convention", 60.0, 0.5), run("convention", 61.0, 0.6),
+            run("convention", 62.0, 0.4), run("convention", None, 9.0, status="diverged"),
+            run("nobn", 50.0, 1.0)]
+    rows = {(r["order"], r["measure"]): r for r in differences(runs, ["swap", "convention",
+                                                                      "nobn"])}
+    assert {r["reference"] for r in rows.values()} == {"convention"}
+    acc = rows[("swap", "final_test_acc")]
+    ref = welch([70.0, 72.0, 71.0], [60.0, 61.0, 62.0])
+    assert (acc["diff"], acc["low"], acc["high"]) == (10.0, ref.low, ref.high)
+    assert acc["verdict"] == "holds" and acc["seeds_to_resolve"] == ""
+    # The diverged convention run stays out; equal saturation on every run: exact tie.
+    sat = rows[("swap", "avg_saturation")]
+    assert (sat["diff"], sat["low"], sat["high"], sat["verdict"]) == (0.0, 0.0, 0.0,
+                                                                     "not resolved")
+    one = rows[("nobn", "final_test_acc")]  # one nobn seed
+    assert one["diff"] == -11.0 and one["low"] is None and one["verdict"] == "not resolved"
+    assert one["interval"] == "-11 (1 seed: no interval)"

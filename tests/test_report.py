@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from png_checks import EVERY_FIGURE, assert_png_drawn
-from report_fakes import Fake, write_fake_sweep, write_run
+from report_fakes import ACC_STEP, METRIC_STEP, Fake, write_fake_sweep, write_run
 from swapbn.cli import main
 from swapbn.experiments import EXPERIMENTS
 from swapbn.report.aggregate import Summary
@@ -119,28 +120,49 @@ def test_grid_selection_keeps_the_best_mean(fake_report):
 
 def test_direction_column(fake_report):
     _, out, _ = fake_report
-    verdicts = {}
+    verdicts, rows = {}, {}
     for name in ("main", "table1", "table2", "depth", "nwdbn_beta", "swap_affine", "nobn"):
         for r in read_csv(out / f"{name}_directions.csv"):
-            verdicts[(r["experiment"], r["claim"])] = (r["holds"], r["paper"], r["here"])
-    assert verdicts[("table2", "softsign: swap test acc > convention")][0] == "no"
+            verdicts[(r["experiment"], r["claim"])] = (r["verdict"], r["paper"], r["here"])
+            rows[(r["experiment"], r["claim"])] = r
+    # Two seeds a side, both shifted by the same step: sd = step / sqrt(2) on each side, so
+    # Welch's interval has 2 degrees of freedom and half-width t(0.975, 2) * step / sqrt(2).
+    for key, r in rows.items():
+        if r["difference"] == "":
+            continue
+        step = ACC_STEP if "test acc" in key[1] else METRIC_STEP
+        half = stats.t.ppf(0.975, 2) * step / math.sqrt(2)
+        diff = float(r["difference"])
+        assert (float(r["ci_low"]), float(r["ci_high"])) == pytest.approx(
+            (diff - half, diff + half), abs=2e-6), key
+        expected = "holds" if diff > half else "opposite" if diff < -half else "not resolved"
+        assert r["verdict"] == expected, key
+    # softsign: swap 2 points below convention, within the interval of two seeds.
+    softsign = rows[("table2", "softsign: swap test acc > convention")]
+    assert float(softsign["difference"]) == pytest.approx(-2.0)
+    assert softsign["verdict"] == "not resolved" and int(softsign["seeds_to_resolve"]) > 2
+    # tanh: 6 points with sd sqrt(2) a side; 2 seeds give half-width 6.09, 3 seeds resolve it.
+    tanh = rows[("table2", "tanh: swap test acc > convention")]
+    assert (float(tanh["difference"]), tanh["verdict"], tanh["seeds_to_resolve"]) == (
+        6.0, "not resolved", "3")
+    assert rows[("table2", "lecun_tanh: swap test acc > convention")]["verdict"] == "holds"
     assert verdicts[("table2", "tanh: swap - convention avg skewness > 0")][1] == "+2.38"
-    assert verdicts[("main", "swap avg sparsity > convention")] == ("yes", "0.849 vs 0.718",
+    assert verdicts[("main", "swap avg sparsity > convention")] == ("holds", "0.849 vs 0.718",
                                                                    "0.85 vs 0.71")
     assert verdicts[("main", "swap max layer saturation > convention")][1] == "0.86 vs 0.45"
     # ReLU: the paper's Table 1 puts convention above swap on CIFAR-10 for VGG16.
-    assert verdicts[("table1", "vgg16 relu cifar10: convention test acc > swap")][0] == "yes"
-    assert verdicts[("nwdbn-beta", "test acc rises with avg skewness")][0] == "yes"
-    assert verdicts[("nwdbn-beta", "avg skewness falls as beta weight decay grows")][0] == "yes"
-    assert verdicts[("swap-affine", "test acc rises with avg sparsity")][0] == "yes"
+    assert verdicts[("table1", "vgg16 relu cifar10: convention test acc > swap")][0] == \
+        "not resolved"  # 2 points apart
+    assert verdicts[("nwdbn-beta", "test acc rises with avg skewness")][0] == "holds"
+    assert verdicts[("nwdbn-beta", "avg skewness falls as beta weight decay grows")][0] == "holds"
+    assert verdicts[("swap-affine", "test acc rises with avg sparsity")][0] == "holds"
     assert verdicts[("depth", "best depth lies strictly between the shallowest and deepest")][
-        :1] == ("yes",)
+        :1] == ("holds",)
     assert verdicts[("depth", "vgg16_11 test acc > vgg16")][0] == "n/a"  # no depth 16 run
-    assert verdicts[("nobn", "convention test acc > NoBN")][0] == "yes"
-    others = [v[0] for k, v in verdicts.items()
-              if k not in {("table2", "softsign: swap test acc > convention"),
-                           ("depth", "vgg16_11 test acc > vgg16")}]
-    assert set(others) == {"yes"}
+    assert verdicts[("nobn", "convention test acc > NoBN")][0] == "not resolved"  # 4 points
+    readme = (out / "README.md").read_text()
+    assert "| tanh: swap test acc > convention | 74.11 vs 69.5 | 67 vs 61 | +6 [-0.0849, +12.1] " \
+        "| not resolved | ~3 |" in readme
 
 
 def test_left_out_runs_are_listed(fake_report):
@@ -159,7 +181,7 @@ def test_report_defaults_to_dir_report_and_misses_become_na(tmp_path):
     out = tmp_path / "report"
     rows = read_csv(out / "nobn.csv")
     assert len(rows) == 1 and rows[0]["test_acc_std"] == ""  # one seed: no std
-    assert {r["holds"] for r in read_csv(out / "nobn_directions.csv")} == {"n/a"}
+    assert {r["verdict"] for r in read_csv(out / "nobn_directions.csv")} == {"n/a"}
     assert_png_drawn(out / "fig10_nobn_layer_saturation_skewness.png")
     # a second report does not read its own output folder as runs
     assert main(["report", str(tmp_path), "--quiet"]) == 0

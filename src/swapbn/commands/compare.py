@@ -12,7 +12,8 @@ import json
 import sys
 
 from ..errors import UsageError
-from ..training.compare import check_orders, compare, order_config, table
+from ..training.compare import check_orders, compare, differences_table, order_config, table
+from ..training.tensorboard import summary_writer_class
 from .train import add_training_arguments, apply_threads, config_from_args, describe
 
 HELP = "train convention and swap (and nwdbn, nobn) over seeds and compare them"
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({f"{o}-s{s}": order_config(base, o, s).to_dict()
                           for o in orders for s in seeds}, indent=2))
         return 0
+    if args.tensorboard is not None:
+        summary_writer_class()  # a missing package is a usage error before anything is written
     apply_threads(args)
     stream = sys.stderr if args.json else sys.stdout
     if not args.quiet:
@@ -58,12 +61,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"{order}: {describe(order_config(base, order, seeds[0]))}", file=stream)
         print(f"{len(orders) * len(seeds)} runs into {args.out}", file=stream, flush=True)
     record = compare(base, orders, seeds, args.out, progress=not args.quiet, force=args.force,
-                     stream=stream)
+                     stream=stream, tensorboard=args.tensorboard)
     if args.json:
         print(json.dumps(record, indent=2))
     elif not args.quiet:
         print()
         print(table(record["summary"]))
+        if record["differences"]:
+            print()
+            print(differences_table(record["differences"]))
         print(f"\n{args.out}/compare.json, {args.out}/compare.md "
               f"({record['seconds']:.0f} s)")
     return 0

@@ -27,8 +27,10 @@ def run(args: argparse.Namespace) -> int:
             total = sum(len(g.runs) for g in sec.groups)
             held = sum(c.holds is True for c in sec.checks)
             judged = sum(c.holds is not None for c in sec.checks)
+            opposite = sum(c.verdict == "opposite" for c in sec.checks)
             figures = sum(p.suffix == ".png" for p in sec.files)
             print(f"{sec.experiment:<12} runs {done}/{total} completed, "
-                  f"paper's direction holds {held}/{judged}, {figures} figures")
+                  f"paper's direction holds {held}/{judged} ({opposite} opposite, "
+                  f"{judged - held - opposite} not resolved), {figures} figures")
         print(f"report: {out / 'README.md'} ({time.perf_counter() - start:.1f} s)")
     return 0

@@ -26,6 +26,7 @@ from ..experiments import (
 from ..experiments.backends import BACKENDS, import_ray
 from ..experiments.grid import load_record
 from ..experiments.runner import SweepOptions
+from ..training.tensorboard import summary_writer_class
 
 HELP = "run one of the paper's experiments (see `swapbn experiments`) into run directories"
 
@@ -53,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the paper's lr x wd grid per setting (appendix A.1)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="seeds to run (default: the scale's)")
+    p.add_argument("--tensorboard", nargs="?", const="", default=None, metavar="DIR",
+                   help="TensorBoard events per run (default: inside each run directory; "
+                        "DIR: DIR/<run_id>), so runs overlay; needs swapbn[tensorboard]")
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs and their configurations without training")
     p.add_argument("--quiet", action="store_true", help="only the summary table")
@@ -98,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--cpus-per-run must be positive, got {args.cpus_per_run}")
     if args.gpus_per_run is not None and not args.gpus_per_run >= 0:
         raise UsageError(f"--gpus-per-run must be zero or positive, got {args.gpus_per_run}")
+    if args.tensorboard is not None and not args.dry_run:
+        summary_writer_class()  # a missing package is a usage error before anything is written
     if args.seeds and min(args.seeds) < 0:
         raise UsageError(f"--seeds must be non-negative, got {args.seeds}")
     out = Path(args.out)
@@ -129,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         gpus = 1 if (args.device or "").startswith("cuda") else 0
     cpus = args.cpus_per_run if args.cpus_per_run is not None else (1 if args.address else None)
     options = SweepOptions(backend=args.backend, workers=args.workers, address=args.address,
-                           cpus_per_run=cpus, gpus_per_run=gpus, progress=not args.quiet)
+                           cpus_per_run=cpus, gpus_per_run=gpus, progress=not args.quiet,
+                           tensorboard=args.tensorboard)
     seconds = run_sweep(planned, out, options)
     print(summary(planned))
     failed = [p.run_id for p in planned if p.result is None or p.result.status != "completed"]

@@ -19,6 +19,7 @@ from ..rundir import FinalRecord
 from ..training import train
 from ..training.config import TrainConfig, parse_act_kwargs, parse_milestones
 from ..training.loop import run_device
+from ..training.tensorboard import summary_writer_class
 
 HELP = "train one model (convention, swap or nobn order) into a run directory"
 
@@ -66,6 +67,9 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--stats-every", "--track-stats", dest="stats_every", type=int, default=0,
                    metavar="K",
                    help="measure saturation, skewness and sparsity every K epochs")
+    g.add_argument("--tensorboard", nargs="?", const="", default=None, metavar="DIR",
+                   help="write TensorBoard event files (default folder: tensorboard/ inside "
+                        "each run directory); needs pip install 'swapbn[tensorboard]'")
     g.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its checkpoint")
     g.add_argument("--force", action="store_true",
@@ -140,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
     run_device(config)
+    if args.tensorboard is not None:
+        summary_writer_class()  # a missing package is a usage error before anything is written
     apply_threads(args)
     for warning in config.warnings():
         print(f"swapbn train: warning: {warning}", file=sys.stderr)
@@ -149,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{describe(config)} -> {out}", file=stream, flush=True)
     final = train(config, out, progress=not args.quiet, resume=args.resume, force=args.force,
-                  stream=stream)
+                  stream=stream, tensorboard=args.tensorboard)
     if args.json:
         print(json_text(final.to_dict()))
     elif not args.quiet:

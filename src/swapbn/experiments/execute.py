@@ -24,7 +24,8 @@ def run_one(job: dict) -> FinalRecord:
 
     job: run_id, config, out_dir, mode ("resume": continue or start; "force": start over),
     threads (torch CPU threads, None to leave as is), progress (True: training's own epoch
-    lines; "epochs": one short line per epoch prefixed by the run id, for parallel workers).
+    lines; "epochs": one short line per epoch prefixed by the run id, for parallel workers),
+    tensorboard (None, "" for the run directory's own folder, or a folder for this run).
     """
     threads = torch.get_num_threads()
     if job.get("threads"):
@@ -34,7 +35,8 @@ def run_one(job: dict) -> FinalRecord:
         return train(TrainConfig.from_dict(job["config"]), Path(job["out_dir"]),
                      progress=job.get("progress") is True, resume=job.get("mode") != "force",
                      force=job.get("mode") == "force",
-                     on_epoch=_epoch_printer(job) if job.get("progress") == "epochs" else None)
+                     on_epoch=_epoch_printer(job) if job.get("progress") == "epochs" else None,
+                     tensorboard=job.get("tensorboard"))
     except RunBusy as exc:  # another process runs it: nothing of ours to record there
         return FinalRecord.failed(exc)
     except OSError as exc:

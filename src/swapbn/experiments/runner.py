@@ -91,6 +91,7 @@ class SweepOptions:
     progress: bool = True
     stream: TextIO | None = None
     extra: dict = field(default_factory=dict)
+    tensorboard: str | None = None  # "" inside each run directory, DIR: DIR/<run_id>
 
 
 def cpu_count() -> int:
@@ -113,7 +114,10 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
     threads = None if sequential and not options.cpus_per_run else max(1, int(cpus))
     jobs = [{"run_id": p.run_id, "config": p.config, "out_dir": str(out / p.run_id),
              "mode": "force" if p.state == "changed" else "resume", "threads": threads,
-             "progress": (True if sequential else "epochs") if options.progress else False}
+             "progress": (True if sequential else "epochs") if options.progress else False,
+             "tensorboard": (None if options.tensorboard is None else
+                             str(Path(options.tensorboard) / p.run_id) if options.tensorboard
+                             else "")}
             for p in todo]
     by_id = {p.run_id: p for p in todo}
     finished = 0

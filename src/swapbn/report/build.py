@@ -9,6 +9,7 @@ from pathlib import Path
 from ..atomic import write_text
 from ..errors import UsageError
 from ..experiments import EXPERIMENTS
+from ..intervals import INTERVALS_NOTE
 from .aggregate import Group, group_runs
 from .directions import Check, directions
 from .figures import FIGURES
@@ -78,7 +79,8 @@ def render_readme(root: Path, out: Path, runs: list[Run], sections: list[Section
              "deviation (ddof 1) over completed seeds; `seeds` is completed/total. "
              "Saturation and skewness are measured at activation outputs, sparsity at block "
              "outputs, on the test split. The paper's accuracy stands beside runs at paper "
-             "scale only; the direction tables check the paper's claims at any scale.", ""]
+             "scale only; the direction tables check the paper's claims at any scale.", "",
+             INTERVALS_NOTE, ""]
     for sec in sections:
         lines += [f"## {sec.experiment}", ""]
         known = EXPERIMENTS.get(sec.experiment)

@@ -3,7 +3,9 @@
 Absolute numbers only match the paper at paper scale; the *direction* of each result (swap
 above convention, higher skewness, higher sparsity, ...) should hold at every scale. A set of
 claims is one function registered in `CLAIMS`; an experiment names the sets the paper makes
-about it (`Experiment.claims`). `holds` is None when the runs needed are missing.
+about it (`Experiment.claims`). A claim that one setting is above another is judged by the 95%
+Welch interval of the difference over seeds (`swapbn.intervals`): "holds", "opposite" or "not
+resolved"; "n/a" when the runs needed are missing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from scipy import stats
 
 from ..activations import ACTIVATIONS
 from ..experiments import EXPERIMENTS
-from .aggregate import Group, selected
+from ..intervals import HOLDS, MISSING, Difference, verdict_of, welch
+from .aggregate import Group, model_value, selected
 from .published import published_value
 
 # Activations with an asymptote (the saturation metric's bound): where swap beats convention.
@@ -31,12 +34,21 @@ class Check:
     claim: str
     paper: str
     here: str
-    holds: bool | None
-    tie: bool = False  # the compared values are equal: the claim does not hold
+    verdict: str  # holds | opposite | not resolved | n/a (swapbn.intervals)
+    difference: Difference | None = None  # first minus second over seeds, with its interval
 
     @property
-    def verdict(self) -> str:
-        return "tie" if self.tie else {True: "yes", False: "no", None: "n/a"}[self.holds]
+    def holds(self) -> bool | None:
+        """True when resolved in the claimed direction, None when not judged."""
+        return None if self.verdict == MISSING else self.verdict == HOLDS
+
+    @property
+    def interval(self) -> str:
+        return "" if self.difference is None else self.difference.interval_text()
+
+    @property
+    def seeds_to_resolve(self) -> str:
+        return "" if self.difference is None else self.difference.seeds_text()
 
 
 ClaimSet = Callable[[list[Group]], list[Check]]
@@ -71,13 +83,18 @@ def _mean(g: Group | None, metric: str) -> float | None:
 
 def greater(a: Group | None, b: Group | None, metric: str, claim: str,
             paper: tuple[float | None, float | None] = (None, None), digits: int = 4) -> Check:
-    """Claim: mean `metric` of a is above that of b."""
+    """Claim: mean `metric` of a is above that of b, judged by the interval of a - b."""
     va, vb = _mean(a, metric), _mean(b, metric)
     paper_text = (f"{_fmt(paper[0], digits)} vs {_fmt(paper[1], digits)}"
                   if None not in paper else "expected")
-    holds = None if va is None or vb is None else va > vb
-    return Check(claim, paper_text, f"{_fmt(va, digits)} vs {_fmt(vb, digits)}", holds,
-                 tie=holds is not None and va == vb)
+    diff = welch(_values(a, metric), _values(b, metric))
+    return Check(claim, paper_text, f"{_fmt(va, digits)} vs {_fmt(vb, digits)}", diff.verdict,
+                 diff)
+
+
+def _values(g: Group | None, metric: str) -> list[float | None]:
+    """The metric of each completed seed of the group (the sample the interval is built on)."""
+    return [] if g is None else [model_value(r, metric) for r in g.completed]
 
 
 def correlation(groups: list[Group], x: Callable[[Group], float | None],
@@ -88,9 +105,10 @@ def correlation(groups: list[Group], x: Callable[[Group], float | None],
     pts = [(a, b) for a, b in pts if a is not None and b is not None
            and math.isfinite(a) and math.isfinite(b)]
     if len(pts) < 3 or np.ptp([p[0] for p in pts]) == 0 or np.ptp([p[1] for p in pts]) == 0:
-        return Check(claim, paper, f"{len(pts)} settings", None)
+        return Check(claim, paper, f"{len(pts)} settings", MISSING)
     r = float(stats.pearsonr(*zip(*pts, strict=True)).statistic)
-    return Check(claim, paper, f"r = {r:+.2f} over {len(pts)} settings", r * sign > 0)
+    return Check(claim, paper, f"r = {r:+.2f} over {len(pts)} settings",
+                 verdict_of(r * sign > 0))
 
 
 @claims("orders_per_model")
@@ -135,12 +153,11 @@ def _orders_per_activation(groups: list[Group]) -> list[Check]:
             (published_value("test_acc", **keys, order="swap"),
              published_value("test_acc", **keys, order="convention"))))
         delta = published_value("delta_avg_skewness", **keys)
-        vs, vc = _mean(swap, "avg_skewness"), _mean(conv, "avg_skewness")
-        here = None if vs is None or vc is None else vs - vc
+        diff = welch(_values(swap, "avg_skewness"), _values(conv, "avg_skewness"))
         checks.append(Check(f"{act}: swap - convention avg skewness > 0",
                             "expected" if delta is None else f"{delta:+.3g}",
-                            "—" if here is None else f"{here:+.3g}",
-                            None if here is None else here > 0, tie=here == 0))
+                            "—" if diff.diff is None else f"{diff.diff:+.3g}", diff.verdict,
+                            diff))
     return checks
 
 
@@ -197,12 +214,12 @@ def _best_depth(groups: list[Group]) -> list[Check]:
     pts = sorted((d, a) for d, a in pts if d is not None and a is not None)
     if len(pts) < 3:
         best = Check("best depth lies strictly between the shallowest and deepest",
-                     "11 of 8..16 (Table 7)", f"{len(pts)} depths", None)
+                     "11 of 8..16 (Table 7)", f"{len(pts)} depths", MISSING)
     else:
         d_best = max(pts, key=lambda p: p[1])[0]
         best = Check("best depth lies strictly between the shallowest and deepest",
                      "11 of 8..16 (Table 7)", f"{d_best} of {pts[0][0]}..{pts[-1][0]}",
-                     pts[0][0] < d_best < pts[-1][0])
+                     verdict_of(pts[0][0] < d_best < pts[-1][0]))
     keys = {"dataset": "cifar100", "act": "tanh", "order": "swap"}
     return [best, greater(find(groups, depth=11), find(groups, depth=16), "test_acc",
                           "vgg16_11 test acc > vgg16",

@@ -52,8 +52,14 @@ def write_experiment_csv(path: Path, groups: list[Group]) -> Path:
 
 
 def write_directions_csv(path: Path, experiment: str, checks: list[Check]) -> Path:
-    return write_csv(path, ["experiment", "claim", "paper", "here", "holds"],
-                            [[experiment, c.claim, c.paper, c.here, c.verdict] for c in checks])
+    rows = []
+    for c in checks:
+        d = c.difference
+        rows.append([experiment, c.claim, c.paper, c.here, c.verdict,
+                     *([""] * 3 if d is None else [_num(d.diff), _num(d.low), _num(d.high)]),
+                     "" if d is None or d.seeds_needed is None else d.seeds_needed])
+    return write_csv(path, ["experiment", "claim", "paper", "here", "verdict", "difference",
+                            "ci_low", "ci_high", "seeds_to_resolve"], rows)
 
 
 def _pm(g: Group, metric: str, digits: int) -> str:
@@ -80,8 +86,11 @@ def markdown_table(groups: list[Group]) -> str:
 
 
 def markdown_directions(checks: list[Check]) -> str:
-    rows = ["| paper's claim | paper | these runs | holds |", "|---|---|---|---|"]
-    rows += [f"| {c.claim} | {c.paper} | {c.here} | {c.verdict} |" for c in checks]
+    """The claims with the difference over seeds, its 95% Welch interval and the verdict."""
+    rows = ["| paper's claim | paper | these runs | difference [95% interval] | verdict "
+            "| seeds per order to resolve |", "|---|---|---|---|---|---|"]
+    rows += [f"| {c.claim} | {c.paper} | {c.here} | {c.interval or '—'} | {c.verdict} "
+             f"| {c.seeds_to_resolve} |" for c in checks]
     return "\n".join(rows)
 
 

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from ..atomic import write_json, write_text
 from ..errors import UsageError
+from ..intervals import welch
 from .config import TrainConfig
 from .loop import train
 
@@ -69,6 +70,49 @@ def summarize(runs: list[dict], orders: Sequence[str]) -> list[dict]:
     return rows
 
 
+def reference_order(orders: Sequence[str]) -> str:
+    """The order the others are compared with: convention when it runs, else the first."""
+    return "convention" if "convention" in orders else orders[0]
+
+
+def differences(runs: list[dict], orders: Sequence[str]) -> list[dict]:
+    """Each order minus the reference order, per measure, over completed seeds: the difference,
+    its 95% Welch interval, the verdict and the seeds per order a power estimate asks for
+    (swapbn.intervals)."""
+    ref = reference_order(orders)
+
+    def values(order: str, key: str) -> list[float | None]:
+        return [r[key] for r in runs if r["order"] == order and r["status"] == "completed"]
+
+    rows = []
+    for order in orders:
+        if order == ref:
+            continue
+        for key in ("final_test_acc", *MEASURES):
+            d = welch(values(order, key), values(ref, key))
+            rows.append({"order": order, "reference": ref, "measure": key, **d.to_dict(),
+                         "interval": d.interval_text(), "seeds_to_resolve": d.seeds_text()})
+    return rows
+
+
+def differences_table(rows: list[dict], markdown: bool = False) -> str:
+    """The differences as aligned text or a markdown table."""
+    head = ["difference", "measure", "value [95% interval]", "verdict", "seeds to resolve"]
+    body = [[f"{r['order']} - {r['reference']}", r["measure"], r["interval"], r["verdict"],
+             r["seeds_to_resolve"]] for r in rows]
+    return _layout(head, body, markdown)
+
+
+def _layout(head: list[str], body: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        return "\n".join(lines)
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                     for row in [head, *body])
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -82,21 +126,17 @@ def table(rows: list[dict], markdown: bool = False) -> str:
                else f"{r['test_acc_mean']:.2f} ± {r['test_acc_std']:.2f}")
         body.append([r["order"], acc, _fmt(r["avg_saturation"]), _fmt(r["avg_skewness"]),
                      _fmt(r["avg_sparsity"]), f"{r['completed']}/{r['runs']}"])
-    if markdown:
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-        return "\n".join(lines)
-    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                     for row in [head, *body])
+    return _layout(head, body, markdown)
 
 
 def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_dir: str | Path,
             *, progress: bool = True, force: bool = False,
-            stream: TextIO | None = None) -> dict:
+            stream: TextIO | None = None, tensorboard: str | Path | None = None) -> dict:
     """Train every (order, seed) into OUT/<order>-s<seed>/ and write compare.json and compare.md.
 
     Finished runs with the same configuration are reused; interrupted ones are resumed.
+    `tensorboard`: "" writes each run's events inside its run directory, a folder DIR into
+    DIR/<order>-s<seed>; either way one TensorBoard run per order and seed, so they overlay.
     """
     stream = stream if stream is not None else sys.stdout
     orders = check_orders(list(orders))
@@ -109,7 +149,10 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
     started = time.perf_counter()
     for i, (order, seed, config) in enumerate(configs, 1):
         run_dir = out / run_name(order, seed)
-        final = train(config, run_dir, progress=False, resume=True, force=force)
+        board = (None if tensorboard is None else
+                 Path(tensorboard) / run_name(order, seed) if str(tensorboard) else "")
+        final = train(config, run_dir, progress=False, resume=True, force=force,
+                      tensorboard=board)
         stats = final.stats or {}
         runs.append({"order": order, "seed": seed, "dir": run_dir.name,
                      "status": final.status, "final_test_acc": final.final_test_acc,
@@ -121,10 +164,11 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
             print(f"[{i}/{len(configs)}] {order:<10} seed {seed}: {result} "
                   f"({final.seconds:.1f} s)", file=stream, flush=True)
     rows = summarize(runs, orders)
+    diffs = differences(runs, orders) if len(orders) > 1 else []
     record = {"config": {k: v for k, v in configs[0][2].to_dict().items()
                          if k not in ("order", "seed", "nwdbn", "tags")},
-              "orders": orders, "seeds": list(seeds), "summary": rows, "runs": runs,
-              "seconds": time.perf_counter() - started}
+              "orders": orders, "seeds": list(seeds), "summary": rows, "differences": diffs,
+              "runs": runs, "seconds": time.perf_counter() - started}
     write_json(out / COMPARE_JSON, record)
     c = configs[0][2]
     recipe = ("the paper's recipe per order" if c.preset else
@@ -134,5 +178,10 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
               f"Width {c.width:g}, {recipe}{subset}, seeds {', '.join(map(str, seeds))}; "
               "test accuracy mean ± std over seeds, model averages of the paper's measures "
               "on the test split.\n\n")
-    write_text(out / COMPARE_MD, header + table(rows, markdown=True) + "\n")
+    body = table(rows, markdown=True) + "\n"
+    if diffs:
+        body += ("\nDifferences over seeds with their 95% Welch interval: holds (above 0), "
+                 "opposite (below 0) or not resolved (contains 0).\n\n"
+                 + differences_table(diffs, markdown=True) + "\n")
+    write_text(out / COMPARE_MD, header + body)
     return record

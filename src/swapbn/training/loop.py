@@ -36,6 +36,7 @@ from .reproduce import (
     set_rng_state,
 )
 from .signals import guarded
+from .tensorboard import open_log
 
 TIMING_FIELDS = ("seconds", "images_per_s")
 
@@ -44,7 +45,8 @@ TIMING_FIELDS = ("seconds", "images_per_s")
 def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
           resume: bool = False, force: bool = False, stream: TextIO | None = None,
           on_epoch: Callable[[dict], None] | None = None,
-          device: torch.device | None = None) -> FinalRecord:
+          device: torch.device | None = None,
+          tensorboard: str | Path | None = None) -> FinalRecord:
     """Train one run into `out_dir` and return its final record (final.json).
 
     A loss that becomes NaN or infinite ends the run with status "diverged" (returned, not
@@ -53,6 +55,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     checkpoint.pt (and returns the recorded result of a finished run without training);
     without it a folder that already holds a run is refused unless `force=True`.
     `on_epoch` receives each metrics line as it is written (e.g. to report to a scheduler).
+    `tensorboard`: a folder for TensorBoard event files ("" = inside the run directory).
     """
     # Setup: configuration, output folder, data, model, optimizer.
     config = config if config.resolved else config.resolve()
@@ -74,6 +77,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     optimizer = make_optimizer(model, lr=config.lr, wd=config.wd, bn_gamma_wd=config.bn_gamma_wd,
                                bn_beta_wd=config.bn_beta_wd, momentum=config.momentum)
     scheduler = make_scheduler(optimizer, config.milestones)
+    board = open_log(tensorboard, run.path, data, device, config.epochs, config.seed)
 
     # Resume: the states of the last finished epoch and the metrics lines up to it.
     done, lines = 0, []
@@ -133,6 +137,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                                      "epoch": epoch})
                 done = epoch
                 show.print(epoch_text(line, config.epochs))
+                if board is not None:
+                    board.epoch(line, model)
                 if on_epoch is not None:
                     on_epoch(line)
             else:
