@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ..errors import DivergedError, UsageError
 from ..rundir import FinalRecord
 from ..training import train
 from ..training.config import TrainConfig, parse_act_kwargs, parse_milestones
+from ..training.distributed import Ranks
 from ..training.loop import run_device
 
 HELP = "train one model (convention, swap or nobn order) into a run directory"
@@ -132,6 +134,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None,
                    help="run directory (default runs/train/<dataset>-<arch>-<act>-<order>-s<seed>)")
     add_training_arguments(p)
+    g = p.add_argument_group("several processes (started by torchrun; README, Several GPUs)")
+    g.add_argument("--no-sync-bn", dest="sync_bn", action="store_false",
+                   help="BatchNorm over each process's slice of the batch instead of the "
+                        "global batch")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,15 +145,23 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
-    run_device(config)
+    device = run_device(config)
+    Ranks(world=int(os.environ.get("WORLD_SIZE", "1"))).check_batch(config.batch_size)
+    args.quiet = args.quiet or os.environ.get("RANK", "0") != "0"  # rank 0 speaks for all
     apply_threads(args)
     out = Path(args.out or f"runs/train/{config.dataset}-{config.arch}-{config.act}-"
                            f"{config.order}{'-nwdbn' if config.nwdbn else ''}-s{config.seed}")
     stream = sys.stderr if args.json else sys.stdout
     if not args.quiet:
         print(f"{describe(config)} -> {out}", file=stream, flush=True)
-    final = train(config, out, progress=not args.quiet, resume=args.resume, force=args.force,
-                  stream=stream)
+    ranks = Ranks.from_env(device, sync_bn=args.sync_bn)
+    try:
+        final = train(config, out, progress=not args.quiet, resume=args.resume,
+                      force=args.force, stream=stream, ranks=ranks)
+    finally:
+        ranks.close()
+    if not ranks.leader:
+        return 0
     if args.json:
         print(json_text(final.to_dict()))
     elif not args.quiet:
