@@ -31,11 +31,17 @@ def rank() -> int:
     return dist.get_rank() if active() else 0
 
 
-def shard(n: int) -> torch.Tensor:
-    """This rank's indices of n items (every world-th one); all of them on a single process."""
-    if not active():
+def shard(n: int, batch_size: int) -> torch.Tensor:
+    """This rank's indices of n items taken in batches: a contiguous run of whole batches, so
+    each batch holds the images it holds on one process and the merged statistics equal one
+    process's up to float64 rounding. All n on a single process, or with fewer batches than
+    ranks (then every rank measures everything)."""
+    batches = -(-n // batch_size)
+    if not active() or batches < dist.get_world_size():
         return torch.arange(n)
-    return torch.arange(dist.get_rank(), n, dist.get_world_size())
+    rank, world = dist.get_rank(), dist.get_world_size()
+    start, stop = batches * rank // world, batches * (rank + 1) // world
+    return torch.arange(start * batch_size, min(stop * batch_size, n))
 
 
 @dataclass

@@ -29,9 +29,12 @@ def measure_record(model: nn.Module, data, device: torch.device, batch_size: int
     sets (a ChannelSampler) that share the pass. With several ranks each measures every
     world-th test image and the statistics are merged, so every rank returns the record of
     the whole split."""
-    split = data.test if not distributed.active() else data.test.subset(
-        distributed.shard(len(data.test)))
-    loader = data.loader(split, eval_batch_size(batch_size), train=False, device=device)
+    size = eval_batch_size(batch_size)
+    index = distributed.shard(len(data.test), size)
+    if len(index) == len(data.test):
+        loader = data.loader("test", size, train=False, device=device)
+        return measure(model, loader, device=device, also=also).to_dict()
+    loader = data.loader(data.test.subset(index), size, train=False, device=device)
     return measure(model, loader, device=device, also=also).all_reduce().to_dict()
 
 
