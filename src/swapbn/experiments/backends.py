@@ -2,8 +2,8 @@
 
 Every backend calls `execute.run_one(job)` per run and hands each result to `on_result` as soon
 as it arrives, so the sweep reports progress in completion order. Run directories are written
-by the workers themselves: with Ray on a cluster the output folder must be on a filesystem
-every node sees (NFS, a shared volume), otherwise the results stay on the node that ran them.
+by the workers themselves; with Ray on a cluster without a shared filesystem the driver
+collects each run's small files (experiments/cluster.py).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from ..errors import UsageError
 from ..rundir import FinalRecord, RunDir
+from .cluster import RETRIES, collect, run_on_node
 from .execute import record_failure, run_one
 
 OnResult = Callable[[str, FinalRecord], None]  # (run_id, its final record)
@@ -56,8 +57,13 @@ def import_ray():
 
 
 def run_ray(jobs: list[dict], *, address: str | None, num_cpus: int | None,
-            cpus_per_run: float, gpus_per_run: float, on_result: OnResult) -> None:
+            cpus_per_run: float, gpus_per_run: float, on_result: OnResult,
+            say: Callable[[str], None] | None = None) -> dict[str, dict]:
     """Each run as a Ray task on the cluster at `address`, or on a local Ray instance.
+
+    A task whose worker or node dies is retried (RETRIES times) and resumes from the run's
+    checkpoint. Returns, per run, where its last attempt ran: node, host, resumed_after (the
+    epochs that attempt found done).
 
     A local instance gets `num_cpus` CPUs, no dashboard and quiet logging, and is shut down at
     the end; an existing cluster is only connected to.
@@ -76,18 +82,23 @@ def run_ray(jobs: list[dict], *, address: str | None, num_cpus: int | None,
                      log_to_driver=False, configure_logging=True)
         started = True
     try:
-        task = ray.remote(run_one).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run,
-                                            max_retries=0)
+        task = ray.remote(run_on_node).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run,
+                                                max_retries=RETRIES)
         pending = {task.remote(job): job for job in jobs}
+        placed: dict[str, dict] = {}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 job = pending.pop(ref)
                 try:
-                    final = ray.get(ref)
-                except Exception as exc:  # the task's worker died
+                    result = ray.get(ref)
+                    final = collect(job, result, say)
+                    placed[job["run_id"]] = {k: result[k] for k in ("node", "host",
+                                                                     "resumed_after")}
+                except Exception as exc:  # the task's worker died on every attempt
                     final = _crashed(job, exc)
                 on_result(job["run_id"], final)
+        return placed
     finally:
         if started:
             ray.shutdown()
