@@ -160,3 +160,19 @@ def test_the_converted_model_keeps_its_state_dict_keys() -> None:
     keys = list(model.state_dict())
     convert_batch_norm(model)
     assert list(model.state_dict()) == keys
+
+
+@pytest.mark.parametrize("how", ["flag", "torchrun"])
+def test_a_batch_that_does_not_split_is_refused_before_anything_is_written(
+        how: str, tmp_path: Path, monkeypatch, capsys) -> None:
+    from swapbn.cli import main
+
+    argv = ["train", "--batch-size", "33", "--device", "cpu", "--out", str(tmp_path / "run")]
+    if how == "flag":
+        argv += ["--nproc-per-node", "2"]
+    else:  # what torchrun sets in each process it starts
+        monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "batch size 33 does not split evenly across 2" in err[0]
+    assert not (tmp_path / "run").exists()

@@ -19,7 +19,7 @@ from ..errors import DivergedError, UsageError
 from ..rundir import FinalRecord
 from ..training import train
 from ..training.config import TrainConfig, parse_act_kwargs, parse_milestones
-from ..training.distributed import Ranks
+from ..training.distributed import Ranks, launch, without_option
 from ..training.loop import run_device
 
 HELP = "train one model (convention, swap or nobn order) into a run directory"
@@ -138,6 +138,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-sync-bn", dest="sync_bn", action="store_false",
                    help="BatchNorm over each process's slice of the batch instead of the "
                         "global batch")
+    g.add_argument("--nproc-per-node", type=int, default=None, metavar="N",
+                   help="start N processes on this machine (one per GPU) with torchrun's "
+                        "launcher; the same as `torchrun --standalone --nproc-per-node N -m "
+                        "swapbn train ...`")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,7 +150,13 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
     device = run_device(config)
-    Ranks(world=int(os.environ.get("WORLD_SIZE", "1"))).check_batch(config.batch_size)
+    launching = args.nproc_per_node is not None and "WORLD_SIZE" not in os.environ
+    if launching and args.nproc_per_node < 1:
+        raise UsageError(f"--nproc-per-node must be at least 1, got {args.nproc_per_node}")
+    world = args.nproc_per_node if launching else int(os.environ.get("WORLD_SIZE", "1"))
+    Ranks(world=world).check_batch(config.batch_size)
+    if launching:
+        return launch(args.nproc_per_node, without_option(sys.argv[1:], "--nproc-per-node"))
     args.quiet = args.quiet or os.environ.get("RANK", "0") != "0"  # rank 0 speaks for all
     apply_threads(args)
     out = Path(args.out or f"runs/train/{config.dataset}-{config.arch}-{config.act}-"
