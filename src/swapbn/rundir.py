@@ -44,6 +44,7 @@ FINAL = "final.json"
 CHANNELS = "channels.npz"
 RUN_FILES = (CONFIG, METRICS, CHECKPOINT, FINAL, CHANNELS)
 LOCK = ".lock"  # flock'ed by the process that writes the run; never removed (see RunDir.lock)
+SMALL_FILES = (CONFIG, METRICS, FINAL, CHANNELS)  # the record without the checkpoint
 
 STATUSES = ("completed", "diverged", "failed", "interrupted")
 FINISHED = ("completed", "diverged")  # a result of its configuration, not an accident
@@ -319,6 +320,16 @@ class RunDir:
                               "leave holes in the history; pass --force to start over")
         return state, lines[:state["epoch"]]
 
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT
+
+    def small_files(self) -> dict[str, bytes]:
+        """The run's record without its checkpoint (config, metrics, final, channels), as
+        bytes: what a cluster node sends back to the sweep's driver."""
+        return {name: (self.path / name).read_bytes() for name in SMALL_FILES
+                if (self.path / name).is_file()}
+
     def model_config(self) -> dict:
         """config.json, checked for what rebuilding the model needs (UsageError otherwise)."""
         if not self.path.is_dir():
@@ -392,6 +403,21 @@ class RunDir:
         """Write channels.npz; returns the name final.json records."""
         samples.save(self.channels_path)
         return CHANNELS
+
+    def receive(self, files: dict[str, bytes]) -> list[str]:
+        """Write the small files of this run made on another machine (`small_files` there);
+        files already here with the same bytes (a shared filesystem) are left alone. Returns
+        the names written."""
+        written = []
+        for name, data in files.items():
+            if name not in SMALL_FILES:
+                raise ValueError(f"{name!r} is not a small file of a run directory")
+            path = self.path / name
+            if path.is_file() and path.read_bytes() == data:
+                continue
+            atomic_write(path, lambda tmp, data=data: Path(tmp).write_bytes(data))
+            written.append(name)
+        return written
 
     def remove(self, names: tuple[str, ...] = RUN_FILES) -> None:
         for name in names:

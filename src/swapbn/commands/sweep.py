@@ -40,8 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="runs at once (local: 1 = in this process, N = process pool; ray on "
                         "this machine: the local Ray instance's size in runs)")
     p.add_argument("--address", default=None,
-                   help="Ray cluster address (e.g. auto or ray://host:10001); OUT must then be "
-                        "on a filesystem every node sees")
+                   help="Ray cluster address (e.g. auto or ray://host:10001); with OUT on a "
+                        "filesystem every node sees, a run retried after a node died resumes "
+                        "from its checkpoint")
     p.add_argument("--cpus-per-run", type=float, default=None,
                    help="CPU cores per run (default: cores / workers; 1 on a Ray cluster)")
     p.add_argument("--gpus-per-run", type=float, default=None,

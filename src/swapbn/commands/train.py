@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ..errors import DivergedError, UsageError
 from ..rundir import FinalRecord
 from ..training import train
 from ..training.config import TrainConfig, parse_act_kwargs, parse_milestones
+from ..training.distributed import Ranks, launch, without_option
 from ..training.loop import run_device
 from ..training.tensorboard import summary_writer_class
 
@@ -136,6 +138,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None,
                    help="run directory (default runs/train/<dataset>-<arch>-<act>-<order>-s<seed>)")
     add_training_arguments(p)
+    g = p.add_argument_group("several processes (started by torchrun; README, Several GPUs)")
+    g.add_argument("--no-sync-bn", dest="sync_bn", action="store_false",
+                   help="BatchNorm over each process's slice of the batch instead of the "
+                        "global batch")
+    g.add_argument("--nproc-per-node", type=int, default=None, metavar="N",
+                   help="start N processes on this machine (one per GPU) with torchrun's "
+                        "launcher; the same as `torchrun --standalone --nproc-per-node N -m "
+                        "swapbn train ...`")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,9 +153,17 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
-    run_device(config)
+    device = run_device(config)
     if args.tensorboard is not None:
         summary_writer_class()  # a missing package is a usage error before anything is written
+    launching = args.nproc_per_node is not None and "WORLD_SIZE" not in os.environ
+    if launching and args.nproc_per_node < 1:
+        raise UsageError(f"--nproc-per-node must be at least 1, got {args.nproc_per_node}")
+    world = args.nproc_per_node if launching else int(os.environ.get("WORLD_SIZE", "1"))
+    Ranks(world=world).check_batch(config.batch_size)
+    if launching:
+        return launch(args.nproc_per_node, without_option(sys.argv[1:], "--nproc-per-node"))
+    args.quiet = args.quiet or os.environ.get("RANK", "0") != "0"  # rank 0 speaks for all
     apply_threads(args)
     for warning in config.warnings():
         print(f"swapbn train: warning: {warning}", file=sys.stderr)
@@ -154,8 +172,14 @@ def run(args: argparse.Namespace) -> int:
     stream = sys.stderr if args.json else sys.stdout
     if not args.quiet:
         print(f"{describe(config)} -> {out}", file=stream, flush=True)
-    final = train(config, out, progress=not args.quiet, resume=args.resume, force=args.force,
-                  stream=stream, tensorboard=args.tensorboard)
+    ranks = Ranks.from_env(device, sync_bn=args.sync_bn)
+    try:
+        final = train(config, out, progress=not args.quiet, resume=args.resume,
+                      force=args.force, stream=stream, tensorboard=args.tensorboard, ranks=ranks)
+    finally:
+        ranks.close()
+    if not ranks.leader:
+        return 0
     if args.json:
         print(json_text(final.to_dict()))
     elif not args.quiet:

@@ -98,11 +98,13 @@ class DataSet:
         device: str | torch.device = "cpu",
         seed: int = 0,
         drop_last: bool = False,
+        shard: tuple[int, int] = (0, 1),
     ) -> Loader:
         """Batches (x float32 normalised NCHW, y int64), both on `device`.
 
         train=True shuffles and augments. The batches depend only on `seed` and the arguments:
         shuffling and augmentation draw from their own generator seeded with `seed`.
+        `shard` = (rank, world): each batch is that rank's slice of the global batch.
         """
         if batch_size < 1:
             raise UsageError(f"batch size must be at least 1, got {batch_size}")
@@ -112,8 +114,11 @@ class DataSet:
         if part.images is not None:
             images, labels = part.images_on(device), part.labels_on(device)
             pad, flip = self.augmentation.pad, self.augmentation.flip
-            return MemoryLoader(images, labels, pad, flip, *common)
-        return StreamLoader(part.files, part.labels, self.workers, *common)
+            loader: Loader = MemoryLoader(images, labels, pad, flip, *common)
+        else:
+            loader = StreamLoader(part.files, part.labels, self.workers, *common)
+        loader.shard = shard
+        return loader
 
     def __repr__(self) -> str:
         val = f", val={len(self.val)}" if self.val is not None else ""

@@ -20,6 +20,14 @@ def num_batches(n: int, batch_size: int, drop_last: bool) -> int:
     return n // batch_size if drop_last else -(-n // batch_size)
 
 
+def rank_slice(m: int, shard: tuple[int, int]) -> slice:
+    """The part of a batch of m images that rank `shard[0]` of `shard[1]` takes (the whole
+    batch on one rank): every rank slices the same global batch, so the ranks together train
+    on exactly the images, in the order and with the augmentation, of a single process."""
+    rank, world = shard
+    return slice(m * rank // world, m * (rank + 1) // world)
+
+
 def eval_transform():
     """Resize 256, center crop 224: what the network sees of a streamed image at evaluation."""
     from torchvision.transforms import v2
@@ -38,7 +46,10 @@ class Loader:
     """One pass over a split, made by `DataSet.loader` (whose arguments these are, with the
     split's `labels` and the data set's `mean` and `std`); iterate it once per epoch (a new
     loader per epoch seed). Shuffling and augmentation draw only from generators seeded with
-    `seed`."""
+    `seed`. `shard` = (rank, world): each batch is this rank's slice of the global batch of
+    `batch_size` images (data-parallel training)."""
+
+    shard: tuple[int, int] = (0, 1)
 
     def __init__(
         self,
@@ -83,6 +94,9 @@ class MemoryLoader(Loader):
                 x = random_translate(x, self.pad, generator)
                 if self.flip:
                     x = random_flip(x, generator)
+            if self.shard[1] > 1:  # augment the global batch, then slice: same random draws
+                part = rank_slice(len(y), self.shard)
+                x, y = x[part], y[part]
             yield normalize(x, self.mean, self.std), y
 
 
@@ -123,12 +137,9 @@ class StreamLoader(Loader):
         images = FileImages(self.files, self.labels, self.train, self.seed)
         loader = torch.utils.data.DataLoader(
             images,
-            batch_size=self.batch_size,
-            shuffle=self.train,
-            drop_last=self.drop_last,
+            batch_sampler=self.batches(),
             num_workers=self.workers,
             pin_memory=self.device.type == "cuda",
-            generator=torch.Generator().manual_seed(int(self.seed)),
             persistent_workers=False,
         )
         try:
@@ -140,3 +151,16 @@ class StreamLoader(Loader):
             lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
             last = lines[-1] if lines else "cannot read an image"
             raise UsageError(last.split("UsageError: ", 1)[-1]) from None
+
+    def batches(self) -> list[list[int]]:
+        """Image indices of each batch: this rank's slice of the global batches of one
+        permutation drawn from `seed` (the order DataLoader's shuffle draws from that
+        generator)."""
+        n = len(self.labels)
+        order = (torch.randperm(n, generator=torch.Generator().manual_seed(int(self.seed)))
+                 if self.train else torch.arange(n))
+        out = []
+        for b in range(len(self)):
+            batch = order[b * self.batch_size:(b + 1) * self.batch_size]
+            out.append(batch[rank_slice(len(batch), self.shard)].tolist())
+        return out

@@ -4,8 +4,8 @@ Every backend calls `execute.run_one(job)` per run and hands each result to `on_
 as it arrives, so the sweep reports progress in completion order. Run directories are written
 by the workers themselves. An interrupt of the sweep (Ctrl-C, SIGTERM) is passed on to the
 workers, which record their runs as interrupted, and the sweep waits for them before it ends
-(`stop_pool`; docs/faults.md). With Ray on a cluster the output folder must be on a filesystem
-every node sees (NFS, a shared volume), otherwise the results stay on the node that ran them.
+(`stop_pool`; docs/faults.md). With Ray on a cluster without a shared filesystem the driver
+collects each run's small files (experiments/cluster.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from ..errors import UsageError
 from ..rundir import FinalRecord, RunDir
+from .cluster import RETRIES, collect, run_on_node
 from .execute import STOPS_SWEEP, record_failure, run_one
 
 OnResult = Callable[[str, FinalRecord], None]  # (run_id, its final record)
@@ -95,8 +96,13 @@ def import_ray():
 
 
 def run_ray(jobs: list[dict], *, address: str | None, num_cpus: int | None,
-            cpus_per_run: float, gpus_per_run: float, on_result: OnResult) -> None:
+            cpus_per_run: float, gpus_per_run: float, on_result: OnResult,
+            say: Callable[[str], None] | None = None) -> dict[str, dict]:
     """Each run as a Ray task on the cluster at `address`, or on a local Ray instance.
+
+    A task whose worker or node dies is retried (RETRIES times) and resumes from the run's
+    checkpoint. Returns, per run, where its last attempt ran: node, host, resumed_after (the
+    epochs that attempt found done).
 
     A local instance gets `num_cpus` CPUs, no dashboard and quiet logging, and is shut down at
     the end; an existing cluster is only connected to.
@@ -115,17 +121,21 @@ def run_ray(jobs: list[dict], *, address: str | None, num_cpus: int | None,
                      log_to_driver=False, configure_logging=True)
         started = True
     try:
-        task = ray.remote(run_one).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run,
-                                            max_retries=0)
+        task = ray.remote(run_on_node).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run,
+                                                max_retries=RETRIES)
         pending = {task.remote(job): job for job in jobs}
+        placed: dict[str, dict] = {}
         try:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
                     job = pending.pop(ref)
                     try:
-                        final = ray.get(ref)
-                    except Exception as exc:  # the task's worker died
+                        result = ray.get(ref)
+                        final = collect(job, result, say)
+                        placed[job["run_id"]] = {k: result[k] for k in ("node", "host",
+                                                                         "resumed_after")}
+                    except Exception as exc:  # the task's worker died on every attempt
                         final = _crashed(job, exc)
                     on_result(job["run_id"], final)
         except KeyboardInterrupt:
@@ -133,6 +143,7 @@ def run_ray(jobs: list[dict], *, address: str | None, num_cpus: int | None,
                 ray.cancel(ref)
             ray.wait(list(pending), num_returns=len(pending), timeout=STOP_WAIT_S)
             raise
+        return placed
     finally:
         if started:
             ray.shutdown()

@@ -143,7 +143,7 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
             run_ray(jobs, address=options.address,
                     num_cpus=None if options.address else int(cpus * workers),
                     cpus_per_run=cpus, gpus_per_run=options.gpus_per_run,
-                    on_result=on_result)
+                    on_result=on_result, say=lambda text: print(text, file=stream, flush=True))
     else:
         raise UsageError(f"unknown backend {options.backend!r}; choose from local, ray")
     return time.perf_counter() - started

@@ -6,12 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from ..points import MeasurementPoint, resolve_points
 from . import formulas
 from .batches import evaluating, hooked, input_batches
-from .moments import ChannelMoments, release_scratch
+from .moments import ChannelMoments, collective_device, release_scratch
 
 
 @dataclass
@@ -76,6 +77,11 @@ class Measurement:
 
     def all_reduce(self, group=None) -> Measurement:
         """Merge the statistics of every data-parallel rank (no-op without torch.distributed)."""
+        if dist.is_available() and dist.is_initialized():
+            count = torch.tensor([self.samples], dtype=torch.float64,
+                                 device=collective_device(group))
+            dist.all_reduce(count, group=group)
+            self.samples = int(count.item())
         for layer in self.layers:
             layer.act.all_reduce(group)
             if layer.block is not layer.act:

@@ -128,12 +128,12 @@ class ChannelMoments:
         device = self.sum_abs.device if self.sum_abs is not None else torch.device("cpu")
         if self.sum_abs is None:
             self._allocate(self.channels, device)
-        local = self.stacked()
+        local = self.stacked().to(collective_device(group, device))
         gathered = [torch.empty_like(local) for _ in range(dist.get_world_size(group))]
         dist.all_gather(gathered, local, group=group)
         total = ChannelMoments(self.channels, moments=self.moments, device=device)
         for state in gathered:
-            total.merge(ChannelMoments.from_stacked(state, moments=self.moments))
+            total.merge(ChannelMoments.from_stacked(state.to(device), moments=self.moments))
         self.__dict__.update(total.__dict__)
         return self
 
@@ -208,6 +208,14 @@ class ChannelMoments:
     def __repr__(self) -> str:
         return (f"ChannelMoments(channels={self.channels}, count={self.count}, "
                 f"moments={self.moments})")
+
+
+def collective_device(group=None, device: torch.device | None = None) -> torch.device:
+    """Where a tensor must be for a collective of `group`: NCCL moves only GPU tensors."""
+    if dist.get_backend(group) == "nccl":
+        return device if device is not None and device.type == "cuda" else \
+            torch.device("cuda", torch.cuda.current_device())
+    return device if device is not None else torch.device("cpu")
 
 
 _LOCAL = threading.local()

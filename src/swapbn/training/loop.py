@@ -24,6 +24,7 @@ from ..models import build_model
 from ..optim import make_optimizer, make_scheduler
 from ..rundir import FinalRecord, RunDir
 from .config import DATA_SEED, TrainConfig
+from .distributed import Ranks
 from .progress import Progress, epoch_text
 from .records import eval_batch_size, final_records, measure_record
 from .reproduce import (
@@ -46,7 +47,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
           resume: bool = False, force: bool = False, stream: TextIO | None = None,
           on_epoch: Callable[[dict], None] | None = None,
           device: torch.device | None = None,
-          tensorboard: str | Path | None = None) -> FinalRecord:
+          tensorboard: str | Path | None = None,
+          ranks: Ranks | None = None) -> FinalRecord:
     """Train one run into `out_dir` and return its final record (final.json).
 
     A loss that becomes NaN or infinite ends the run with status "diverged" (returned, not
@@ -56,17 +58,22 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     without it a folder that already holds a run is refused unless `force=True`.
     `on_epoch` receives each metrics line as it is written (e.g. to report to a scheduler).
     `tensorboard`: a folder for TensorBoard event files ("" = inside the run directory).
+    `ranks`: this process's place in a data-parallel run (default: the initialised process
+    group, if any; see training/distributed.py).
     """
     # Setup: configuration, output folder, data, model, optimizer.
     config = config if config.resolved else config.resolve()
     config.check()
-    device = device if device is not None else run_device(config)
-    run = RunDir(out_dir)
-    run.path.mkdir(parents=True, exist_ok=True)
+    ranks = ranks if ranks is not None else Ranks.current()
+    ranks.check_batch(config.batch_size)
+    device = ranks.device(device if device is not None else run_device(config))
+    run = ranks.run_dir(out_dir)
+    if ranks.leader:
+        run.path.mkdir(parents=True, exist_ok=True)
     recorded = claim_output(run, config, resume=resume, force=force)
     if recorded is not None:
         return recorded
-    show = Progress(progress, stream)
+    show = Progress(progress and ranks.leader, stream)
     data = load_dataset(config.dataset, config.data_root, train_subset=config.train_subset,
                         val_split=config.val_images, seed=DATA_SEED)
     seed_everything(config.seed)
@@ -91,7 +98,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
         show.print(f"resuming {run.path} after epoch {done}")
     run.start(config={**config.to_dict(), "num_classes": data.num_classes,
                       "in_channels": data.in_channels, "image_size": data.image_size,
-                      **environment(device)}, lines=lines)
+                      **environment(device), **ranks.record()}, lines=lines)
+    net = ranks.wrap(model, device)  # what trains; `model` (unwrapped) is what is saved
 
     # The epochs: train, evaluate, log, checkpoint.
     started = time.perf_counter()
@@ -105,9 +113,11 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                 t0 = time.perf_counter()
                 lr = optimizer.param_groups[0]["lr"]
                 loader = data.loader("train", config.batch_size, train=True, device=device,
-                                     seed=epoch_seed(config.seed, epoch), drop_last=drop_last)
-                loss, acc, seen = train_epoch(model, loader, optimizer, device, config.amp, show,
-                                              f"epoch {epoch}/{config.epochs}")
+                                     seed=epoch_seed(config.seed, epoch), drop_last=drop_last,
+                                     shard=ranks.shard)
+                loss, acc, seen = ranks.reduce_epoch(*train_epoch(
+                    net, loader, optimizer, device, config.amp, show,
+                    f"epoch {epoch}/{config.epochs}"))
                 train_seconds = time.perf_counter() - t0
                 if not math.isfinite(loss):
                     status = "diverged"

@@ -1,0 +1,175 @@
+"""Data-parallel training on two CPU processes (gloo) against one process.
+
+The reference for every check is a single-process run: two ranks with synchronised BN and
+global batch B must train the weights one process trains with batch B, measure what one
+process measures, and a run interrupted on one rank count must resume on the other. One
+spawn of two processes runs all the distributed work (the module fixture); the tests compare.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from swapbn.data import load_dataset
+from swapbn.rundir import RunDir
+from swapbn.training import TrainConfig, train
+from swapbn.training.config import DATA_SEED
+from swapbn.training.distributed import Ranks, convert_batch_norm
+from swapbn.training.records import measure_record
+
+WORLD = 2
+# Sums over a batch in another order differ by float32 rounding (~1e-6 of a weight), and SGD
+# on a tanh network amplifies such a difference: perturbing the weights by 1e-6 of themselves
+# changes them by 6e-3 after 8 steps at lr 0.05 but by 1e-6 after 3 steps at lr 0.01. So the
+# runs compared here take 3 steps at lr 0.01 (resumed runs: 2 epochs of 2 steps at lr 0.005).
+TOLERANCE = dict(rtol=1e-4, atol=2e-5)
+SUBSET = 96  # 3 batches of 32
+
+
+def config(**changes) -> TrainConfig:
+    base = dict(arch="vgg16_11", act="tanh", order="swap", dataset="digits", width=0.125,
+                train_subset=SUBSET, epochs=1, batch_size=32, lr=0.01, seed=0, device="cpu")
+    return TrainConfig(**{**base, **changes})
+
+
+def two_epochs() -> TrainConfig:
+    return config(epochs=2, train_subset=64, lr=0.005)
+
+
+def stop_after_first(line: dict) -> None:
+    """Stands for a kill after the first epoch: its checkpoint stays, no final record."""
+    raise KeyboardInterrupt
+
+
+def interrupted(cfg: TrainConfig, out: Path, **kw) -> None:
+    try:
+        train(cfg, out, progress=False, on_epoch=stop_after_first, **kw)
+    except KeyboardInterrupt:
+        pass
+
+
+def worker(rank: int, root: str) -> None:
+    """One of the two ranks: every distributed run of this module, in order."""
+    torch.set_num_threads(1)
+    base = Path(root)
+    dist.init_process_group("gloo", init_method=f"file://{base / 'rendezvous'}", rank=rank,
+                            world_size=WORLD)
+    try:
+        train(config(), base / "sync", progress=False)
+        train(config(), base / "nosync", progress=False, ranks=Ranks.current(sync_bn=False))
+        model = RunDir(base / "single").load_model()
+        data = load_dataset("digits", train_subset=SUBSET, seed=DATA_SEED)
+        record = measure_record(model, data, torch.device("cpu"), 32)
+        if rank == 0:
+            (base / "measure.json").write_text(json.dumps(record))
+        interrupted(two_epochs(), base / "two-then-one")
+        train(two_epochs(), base / "one-then-two", progress=False, resume=True)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ddp")
+    train(config(), root / "single", progress=False)
+    train(two_epochs(), root / "single-2", progress=False)
+    interrupted(two_epochs(), root / "one-then-two")
+    assert RunDir(root / "one-then-two").final is None  # killed: no final record
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    mp.spawn(worker, args=(str(root),), nprocs=WORLD, join=True)
+    train(two_epochs(), root / "two-then-one", progress=False, resume=True)
+    return root
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return RunDir(run).checkpoint()["model"]
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], **TOLERANCE, msg=key)
+
+
+def test_two_ranks_with_sync_bn_train_what_one_process_trains(runs: Path) -> None:
+    assert_same_weights(runs / "sync", runs / "single")
+    recorded = RunDir(runs / "sync").config["distributed"]
+    assert recorded == {"world_size": 2, "backend": "gloo", "sync_bn": True}
+    single, sync = RunDir(runs / "single").metrics(), RunDir(runs / "sync").metrics()
+    assert sync[0]["train_loss"] == pytest.approx(single[0]["train_loss"], rel=1e-5)
+    assert sync[0]["train_acc"] == pytest.approx(single[0]["train_acc"])
+
+
+def test_without_sync_bn_the_ranks_normalise_their_own_half(runs: Path) -> None:
+    a, b = weights(runs / "nosync"), weights(runs / "single")
+    worst = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+    assert worst > 50 * TOLERANCE["atol"]  # statistics of 16 images are not those of 32
+    assert RunDir(runs / "nosync").config["distributed"]["sync_bn"] is False
+
+
+def test_sharded_measure_equals_one_process(runs: Path) -> None:
+    model = RunDir(runs / "single").load_model()
+    data = load_dataset("digits", train_subset=SUBSET, seed=DATA_SEED)
+    expected = measure_record(model, data, torch.device("cpu"), 32)
+    got = json.loads((runs / "measure.json").read_text())
+    assert got["samples"] == expected["samples"] == len(data.test)
+    for g, e in zip(got["layers"], expected["layers"], strict=True):
+        for key, value in e.items():
+            if isinstance(value, float):
+                assert g[key] == pytest.approx(value, rel=1e-9, abs=1e-12), (e["name"], key)
+            else:
+                assert g[key] == value, (e["name"], key)
+
+
+def test_final_stats_of_a_two_rank_run_are_those_of_its_model(runs: Path) -> None:
+    """final.json's stats were measured sharded; measuring its checkpoint on one process
+    gives the same numbers."""
+    model = RunDir(runs / "sync").load_model()
+    data = load_dataset("digits", train_subset=SUBSET, seed=DATA_SEED)
+    expected = measure_record(model, data, torch.device("cpu"), 32)
+    got = RunDir(runs / "sync").final.stats
+    assert got["avg_saturation"] == pytest.approx(expected["avg_saturation"], rel=1e-9)
+    assert got["avg_skewness"] == pytest.approx(expected["avg_skewness"], rel=1e-9)
+    assert RunDir(runs / "sync").channels() is not None
+    assert RunDir(runs / "sync").final.gradients
+
+
+@pytest.mark.parametrize("run", ["two-then-one", "one-then-two"])
+def test_resume_on_another_number_of_ranks(runs: Path, run: str) -> None:
+    final = RunDir(runs / run).final
+    assert final.status == "completed" and final.epochs_completed == 2
+    assert [line["epoch"] for line in RunDir(runs / run).metrics()] == [1, 2]
+    assert_same_weights(runs / run, runs / "single-2")
+
+
+def test_the_converted_model_keeps_its_state_dict_keys() -> None:
+    from swapbn.models import build_model
+
+    model = build_model("vgg16_11", num_classes=10, act="tanh", order="swap", width=0.125)
+    keys = list(model.state_dict())
+    convert_batch_norm(model)
+    assert list(model.state_dict()) == keys
+
+
+@pytest.mark.parametrize("how", ["flag", "torchrun"])
+def test_a_batch_that_does_not_split_is_refused_before_anything_is_written(
+        how: str, tmp_path: Path, monkeypatch, capsys) -> None:
+    from swapbn.cli import main
+
+    argv = ["train", "--batch-size", "33", "--device", "cpu", "--out", str(tmp_path / "run")]
+    if how == "flag":
+        argv += ["--nproc-per-node", "2"]
+    else:  # what torchrun sets in each process it starts
+        monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "batch size 33 does not split evenly across 2" in err[0]
+    assert not (tmp_path / "run").exists()
