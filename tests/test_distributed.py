@@ -81,7 +81,7 @@ def runs(tmp_path_factory) -> Path:
     train(config(), root / "single", progress=False)
     train(two_epochs(), root / "single-2", progress=False)
     interrupted(two_epochs(), root / "one-then-two")
-    assert RunDir(root / "one-then-two").final is None  # killed: no final record
+    assert RunDir(root / "one-then-two").final.status == "interrupted"
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     mp.spawn(worker, args=(str(root),), nprocs=WORLD, join=True)
     train(two_epochs(), root / "two-then-one", progress=False, resume=True)

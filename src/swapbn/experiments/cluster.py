@@ -27,7 +27,7 @@ def run_on_node(job: dict) -> dict:
 
     run = RunDir(job["out_dir"])
     resumed_after = (len(run.metrics()) if job.get("mode") == "resume" and run.has_checkpoint
-                     and run.final is None else 0)
+                     and (run.final is None or not run.final.finished) else 0)
     final = run_one(job)
     return {"final": final, "node": ray.get_runtime_context().get_node_id(),
             "host": socket.gethostname(), "resumed_after": resumed_after,

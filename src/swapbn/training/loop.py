@@ -84,7 +84,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     optimizer = make_optimizer(model, lr=config.lr, wd=config.wd, bn_gamma_wd=config.bn_gamma_wd,
                                bn_beta_wd=config.bn_beta_wd, momentum=config.momentum)
     scheduler = make_scheduler(optimizer, config.milestones)
-    board = open_log(tensorboard, run.path, data, device, config.epochs, config.seed)
+    board = open_log(tensorboard, run.path, data, device, config.epochs, config.seed,
+                     leader=ranks.leader)
 
     # Resume: the states of the last finished epoch and the metrics lines up to it.
     done, lines = 0, []

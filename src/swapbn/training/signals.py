@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from ..errors import Interrupted, RecordError
 from ..rundir import LOCK, FinalRecord, RunDir
+from .distributed import Ranks
 
 
 @contextlib.contextmanager
@@ -41,12 +41,6 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, before)
-
-
-def lead_process() -> bool:
-    """True except in the processes of ranks > 0 of a distributed run, which read the run
-    directory of rank 0 but never write it."""
-    return os.environ.get("RANK", "0") == "0"
 
 
 def record_interrupted(run: RunDir) -> None:
@@ -82,7 +76,8 @@ def guarded(train: Callable[..., FinalRecord]) -> Callable[..., FinalRecord]:
 
     @functools.wraps(train)
     def run(config, out_dir: str | Path, *args, **kwargs) -> FinalRecord:
-        if not lead_process():
+        ranks = kwargs.get("ranks") or Ranks.current()
+        if not ranks.leader:  # ranks > 0 read rank 0's run directory but never write it
             return train(config, out_dir, *args, **kwargs)
         rundir = RunDir(out_dir)
         created = not rundir.path.exists()

@@ -42,11 +42,6 @@ def summary_writer_class():
     return SummaryWriter
 
 
-def is_rank_zero() -> bool:
-    dist = torch.distributed
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
-
-
 class TensorBoardLog:
     """Writes one run's epochs; `epoch(line, model)` is called with each metrics line."""
 
@@ -102,10 +97,10 @@ class TensorBoardLog:
 
 
 def open_log(tensorboard: str | Path | None, run_dir: Path, data, device: torch.device,
-             last_epoch: int, seed: int = 0) -> TensorBoardLog | None:
+             last_epoch: int, seed: int = 0, leader: bool = True) -> TensorBoardLog | None:
     """The run's TensorBoard log, or None when not asked for or not rank 0. `tensorboard` ""
     means the default folder inside the run directory."""
-    if tensorboard is None or not is_rank_zero():
+    if tensorboard is None or not leader:
         return None
     log_dir = Path(tensorboard) if str(tensorboard) else run_dir / TENSORBOARD_DIR
     return TensorBoardLog(log_dir, data, device, last_epoch, seed)
