@@ -151,7 +151,7 @@ def test_resume_after_interruption_matches_uninterrupted(runs, tmp_path) -> None
 
 def test_finished_runs_are_reused_or_refused(runs) -> None:
     run_dir, final = runs["swap"]
-    with pytest.raises(UsageError, match="already holds a run .completed.*--force"):
+    with pytest.raises(UsageError, match="already holds a run .completed.; give another out_dir, or resume=True .* force=True"):
         train(small_config("swap"), run_dir, progress=False)
     # resume=True on a finished run returns its record without training; the package-level
     # swapbn.train is the same function.

@@ -26,6 +26,7 @@ from ..experiments import (
 from ..experiments.backends import BACKENDS, import_ray
 from ..experiments.grid import load_record
 from ..experiments.runner import SweepOptions
+from ..training.config import parse_seeds
 
 HELP = "run one of the paper's experiments (see `swapbn experiments`) into run directories"
 
@@ -51,8 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--grid", action="store_true",
                    help="the paper's lr x wd grid per setting (appendix A.1)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None,
-                   help="seeds to run (default: the scale's)")
+    p.add_argument("--seeds", nargs="+", default=None, metavar="SEED",
+                   help="seeds to run, as 0,1,2 or 0 1 2 (default: the scale's)")
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs and their configurations without training")
     p.add_argument("--quiet", action="store_true", help="only the summary table")
@@ -90,12 +91,11 @@ def run(args: argparse.Namespace) -> int:
                          f"model; run `swapbn sweep main --grid` into the same --out first")
     if args.backend == "ray" and not args.dry_run:
         import_ray()
-    if args.seeds and min(args.seeds) < 0:
-        raise UsageError(f"--seeds must be non-negative, got {args.seeds}")
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     out = Path(args.out)
     follow = _follow(experiment, out, scale.name) if experiment.follows else None
     specs = plan(experiment.name, scale, grid=args.grid,
-                 seeds=tuple(args.seeds) if args.seeds else None, data_root=args.data_root,
+                 seeds=tuple(seeds) if seeds else None, data_root=args.data_root,
                  device=args.device, follow=follow)
     planned = check_existing(specs, out)
     counts = {s: sum(p.state == s for p in planned) for s in ("new", "resume", "changed", "done")}

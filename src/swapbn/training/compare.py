@@ -18,6 +18,7 @@ from ..atomic import write_json, write_text
 from ..errors import UsageError
 from .config import TrainConfig
 from .loop import train
+from .progress import overall_text
 
 COMPARE_ORDERS: tuple[str, ...] = ("convention", "swap", "nwdbn", "nobn")
 MEASURES: tuple[str, ...] = ("avg_saturation", "avg_skewness", "avg_sparsity")
@@ -61,7 +62,8 @@ def summarize(runs: list[dict], orders: Sequence[str]) -> list[dict]:
         accs = [r["final_test_acc"] for r in done]
         row = {"order": order, "runs": len(mine), "completed": len(done),
                "test_acc_mean": _mean(accs),
-               "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else (0.0 if accs else None),
+               # one seed has no sample std: left blank, as in the report's CSV files
+               "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else None,
                "best_test_acc_mean": _mean([r["best_test_acc"] for r in done])}
         for key in MEASURES:
             row[key] = _mean([r[key] for r in done])
@@ -78,8 +80,8 @@ def table(rows: list[dict], markdown: bool = False) -> str:
     head = ["order", "test acc (%)", "avg saturation", "avg skewness", "avg sparsity", "runs"]
     body = []
     for r in rows:
-        acc = ("-" if r["test_acc_mean"] is None
-               else f"{r['test_acc_mean']:.2f} ± {r['test_acc_std']:.2f}")
+        acc = ("-" if r["test_acc_mean"] is None else f"{r['test_acc_mean']:.2f}" + (
+            "" if r["test_acc_std"] is None else f" ± {r['test_acc_std']:.2f}"))
         body.append([r["order"], acc, _fmt(r["avg_saturation"]), _fmt(r["avg_skewness"]),
                      _fmt(r["avg_sparsity"]), f"{r['completed']}/{r['runs']}"])
     if markdown:
@@ -109,7 +111,11 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
     started = time.perf_counter()
     for i, (order, seed, config) in enumerate(configs, 1):
         run_dir = out / run_name(order, seed)
-        final = train(config, run_dir, progress=False, resume=True, force=force)
+        if progress:
+            print(overall_text(i, len(configs), f"{order} seed {seed} -> {run_dir}",
+                               time.perf_counter() - started, i - 1), file=stream, flush=True)
+        final = train(config, run_dir, progress=progress, resume=True, force=force,
+                      stream=stream)
         stats = final.stats or {}
         runs.append({"order": order, "seed": seed, "dir": run_dir.name,
                      "status": final.status, "final_test_acc": final.final_test_acc,
@@ -118,7 +124,7 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
         if progress:
             acc = final.final_test_acc
             result = f"test {acc:.2f}%" if final.status == "completed" else final.status
-            print(f"[{i}/{len(configs)}] {order:<10} seed {seed}: {result} "
+            print(f"      {order:<10} seed {seed}: {result} "
                   f"({final.seconds:.1f} s)", file=stream, flush=True)
     rows = summarize(runs, orders)
     record = {"config": {k: v for k, v in configs[0][2].to_dict().items()
