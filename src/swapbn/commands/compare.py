@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ..training.compare import COMPARE_JSON, check_orders, compare, order_config, table
 from ..training.config import parse_seeds
@@ -47,11 +48,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(orders) * len(seeds)} runs into {args.out}", file=stream, flush=True)
     record = compare(base, orders, seeds, args.out, progress=not args.quiet, force=args.force,
                      stream=stream)
+    from ..report.build import compare_figures  # matplotlib: only when the command runs
+
+    figures = [p.name for p in compare_figures(Path(args.out))]
     if args.json:
         print(json.dumps(record, indent=2))
     elif not args.quiet:
         print()
         print(table(record["summary"]))
-        print(f"\n{args.out}/compare.json, {args.out}/compare.md "
-              f"({record['seconds']:.0f} s)")
+        files = ", ".join(f"{args.out}/{name}" for name in
+                          [COMPARE_JSON, "compare.md", *figures])
+        print(f"\n{files} ({record['seconds']:.0f} s)")
     return 0

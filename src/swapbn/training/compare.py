@@ -22,6 +22,7 @@ from .progress import overall_text
 
 COMPARE_ORDERS: tuple[str, ...] = ("convention", "swap", "nwdbn", "nobn")
 MEASURES: tuple[str, ...] = ("avg_saturation", "avg_skewness", "avg_sparsity")
+COMPARE = "compare"  # tags.experiment of its runs: reports group and draw them as one
 COMPARE_JSON = "compare.json"
 COMPARE_MD = "compare.md"
 
@@ -41,7 +42,8 @@ def order_config(base: TrainConfig, order: str, seed: int) -> TrainConfig:
         config = base.replace(order="convention", nwdbn=True)
     else:
         config = base.replace(order=order)
-    return config.replace(seed=seed, tags={**base.tags, "compare": order}).resolve()
+    tags = {**base.tags, "experiment": COMPARE, "variant": order, "compare": order}
+    return config.replace(seed=seed, tags=tags).resolve()
 
 
 def run_name(order: str, seed: int) -> str:
