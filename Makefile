@@ -1,12 +1,19 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# TORCH=cpu: PyTorch's CPU-only wheels (a much smaller download than the default CUDA build),
+# e.g. `make run TORCH=cpu`; the default installs torch from PyPI as pyproject.toml says.
+TORCH ?= default
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
 .PHONY: run test test-slow lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+ifeq ($(TORCH),cpu)
+	$(BIN)/pip install -q torch torchvision --index-url $(TORCH_CPU_INDEX)
+endif
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
