@@ -140,8 +140,9 @@ def test_resume_after_interruption_matches_uninterrupted(runs, tmp_path) -> None
         train(small_config("swap"), tmp_path, progress=False, on_epoch=stop_after_first_epoch)
     assert not (tmp_path / "final.json").exists()
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 1
-    with pytest.raises(UsageError, match="--resume"):
+    with pytest.raises(UsageError, match="resume=True") as refused:
         train(small_config("swap"), tmp_path, progress=False)
+    assert "--resume" in refused.value.cli  # the command line's wording of the same advice
     resumed = train(small_config("swap"), tmp_path, progress=False, resume=True)
     assert without_timing(read_metrics(tmp_path)) == without_timing(read_metrics(run_dir))
     for key in ("status", "final_test_acc", "best_test_acc", "epochs_completed", "stats",
