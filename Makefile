@@ -37,6 +37,7 @@ test-slow: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/data_pipeline.py
 	$(BIN)/python benchmarks/metrics_pass.py
+	$(BIN)/python benchmarks/threads.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
