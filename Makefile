@@ -1,12 +1,19 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# TORCH=cpu: PyTorch's CPU-only wheels (a much smaller download than the default CUDA build),
+# e.g. `make run TORCH=cpu`; the default installs torch from PyPI as pyproject.toml says.
+TORCH ?= default
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
 .PHONY: run test test-slow lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+ifeq ($(TORCH),cpu)
+	$(BIN)/pip install -q torch torchvision --index-url $(TORCH_CPU_INDEX)
+endif
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
@@ -30,6 +37,7 @@ test-slow: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/data_pipeline.py
 	$(BIN)/python benchmarks/metrics_pass.py
+	$(BIN)/python benchmarks/threads.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

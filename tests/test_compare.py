@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import statistics
 
+import torch
+
+from png_checks import assert_png_drawn
 from swapbn import cli
 from swapbn.intervals import welch
+from swapbn.report.figures import COMPARE_FIGURES
 from swapbn.training.compare import differences, summarize
 
 FAST = ["--width", "0.0625", "--train-subset", "80", "--epochs", "1", "--batch-size", "40",
@@ -48,6 +52,22 @@ def test_compare_prints_table_and_writes_records(tmp_path, capsys) -> None:
         assert f"{sat:.3f}" in rows[order]
     nwdbn = json.loads((out / "nwdbn-s0" / "config.json").read_text())
     assert (nwdbn["bn_gamma_wd"], nwdbn["bn_beta_wd"]) == (0.0, 0.0)
+    assert nwdbn["threads"] == torch.get_num_threads() >= 1  # how the run was made
+
+    # Progress: the overall line before each run, then that run's epoch lines.
+    assert [line.split()[0] for line in lines if line.startswith("[")] == [
+        "[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert "eta -" in lines[lines.index(next(x for x in lines if x.startswith("[1/4]")))]
+    assert "eta " in next(x for x in lines if x.startswith("[2/4]"))
+    assert sum(line.startswith("epoch   1/1") for line in lines) == 4
+
+    # The figures next to compare.md, and `swapbn report` on the folder draws the same ones.
+    for name in COMPARE_FIGURES:
+        assert_png_drawn(out / f"{name}.png")
+        assert f"{name}.png" in text
+    assert cli.main(["report", str(out), "--quiet"]) == 0
+    for name in COMPARE_FIGURES:
+        assert_png_drawn(out / "report" / f"{name}.png")
 
     md = (out / "compare.md").read_text()
     assert "| order | test acc (%) | avg saturation | avg skewness | avg sparsity | runs |" in md
@@ -65,12 +85,14 @@ def test_compare_prints_table_and_writes_records(tmp_path, capsys) -> None:
         assert d["verdict"] in ("holds", "opposite", "not resolved")
         assert f"| nwdbn - swap | {key} | {d['interval']} | {d['verdict']} |" in differences_md
     assert "nwdbn - swap" in text and "final_test_acc" in text
+    capsys.readouterr()
 
     # A second call reuses the finished runs: same table, nothing retrained.
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/final.json")}
     assert cli.main(argv) == 0
     again = capsys.readouterr().out.splitlines()
-    assert again[header:header + 3] == lines[header:header + 3]
+    start = again.index(lines[header])
+    assert again[start:start + 3] == lines[header:header + 3]
     assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("*/final.json")}
 
 

@@ -203,7 +203,7 @@ def test_points_on_torchvision_blocks_and_a_swap_sequential():
         assert r["skewness"] == pytest.approx(e["skewness"], rel=1e-6)
     with pytest.raises(ValueError, match="no submodule"):
         measure(swap, x, points=[("1", "nope")])
-    with pytest.raises(ValueError, match="no swapbn blocks"):
+    with pytest.raises(ValueError, match=r"no swapbn blocks; pass points=activation_points\(model\)"):
         measure(swap, x)
 
 

@@ -51,3 +51,17 @@ def test_channel_distributions_from_samples_and_npz(tmp_path):
     with pytest.raises(ValueError, match="no block samples"):
         channel_distributions({"swap": ChannelSamples(arrays)}, tmp_path / "b.png",
                               site="block")
+
+
+def test_layer_axis_names_conv_and_fully_connected_layers():
+    from matplotlib.figure import Figure
+
+    from swapbn.report.figures import mark_kinds
+
+    ax = Figure().subplots()
+    assert mark_kinds(ax, ["conv"] * 3 + ["fc"] * 2) == (
+        "layer (conv 1-3, fully connected (shaded) 4-5)")
+    assert len(ax.patches) == 2  # one shaded span per fully connected layer
+    assert mark_kinds(Figure().subplots(), ["conv", "fc"]) == (
+        "layer (conv 1, fully connected (shaded) 2)")
+    assert mark_kinds(Figure().subplots(), [None, None]) == "layer"  # points named by a caller

@@ -142,8 +142,9 @@ def test_resume_after_interruption_matches_uninterrupted(runs, tmp_path) -> None
     assert (interrupted.status, interrupted.epochs_completed) == ("interrupted", 1)
     assert interrupted.final_test_acc == read_metrics(run_dir)[0]["test_acc"]
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 1
-    with pytest.raises(UsageError, match="--resume"):
+    with pytest.raises(UsageError, match="resume=True") as refused:
         train(small_config("swap"), tmp_path, progress=False)
+    assert "--resume" in refused.value.cli  # the command line's wording of the same advice
     resumed = train(small_config("swap"), tmp_path, progress=False, resume=True)
     assert without_timing(read_metrics(tmp_path)) == without_timing(read_metrics(run_dir))
     for key in ("status", "final_test_acc", "best_test_acc", "epochs_completed", "stats",
@@ -153,7 +154,7 @@ def test_resume_after_interruption_matches_uninterrupted(runs, tmp_path) -> None
 
 def test_finished_runs_are_reused_or_refused(runs) -> None:
     run_dir, final = runs["swap"]
-    with pytest.raises(UsageError, match="already holds a run .completed.*--force"):
+    with pytest.raises(UsageError, match="already holds a run .completed.; give another out_dir, or resume=True .* force=True"):
         train(small_config("swap"), run_dir, progress=False)
     # resume=True on a finished run returns its record without training; the package-level
     # swapbn.train is the same function.

@@ -12,8 +12,13 @@ import importlib
 import signal
 import sys
 
-from .errors import DivergedError, Interrupted, UsageError
+from .errors import DivergedError, Interrupted, UsageError, cli_text
 from .training.signals import sigterm_interrupts
+from .version import __version__
+
+DESCRIPTION = ("Train CNNs with batch normalization before or after a bounded activation "
+               "(convention or swap order) and measure the paper's saturation, skewness and "
+               "sparsity. Start with `swapbn compare` (a few CPU minutes on bundled digits).")
 
 COMMANDS = ["models", "train", "compare", "report", "theory", "sweep", "experiments", "measure"]
 
@@ -26,8 +31,10 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="swapbn", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    parser = Parser(prog="swapbn", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"swapbn {__version__}")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND",
+                                parser_class=Parser)
     for name in COMMANDS:
         module = importlib.import_module(f"swapbn.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
@@ -37,14 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare `swapbn`: what it is for and the command list
+        parser.print_help()
+        return 0
     # `ulimit -f`: a write past the limit fails with EFBIG (one line) instead of killing us.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         with sigterm_interrupts():
             return int(args._run(args) or 0)
     except (UsageError, ValueError, OSError) as exc:
-        print(f"swapbn {args.command}: error: {exc}", file=sys.stderr)
+        print(f"swapbn {args.command}: error: {cli_text(exc)}", file=sys.stderr)
         return 2
     except DivergedError as exc:
         print(f"swapbn {args.command}: {exc}", file=sys.stderr)

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 
 class UsageError(Exception):
-    """Bad input from the user: one line on stderr, exit status 2."""
+    """Bad input from the user: one line on stderr, exit status 2.
+
+    `str(error)` speaks to a caller of the Python API (function arguments such as
+    `force=True`); `cli`, when given, is the same advice in command-line flags (`--force`).
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, cli: str | None = None) -> None:
+        super().__init__(message)
+        self.cli = cli
+
+
+def cli_text(exc: BaseException) -> str:
+    """The error line the command line prints: its flag wording when it has one."""
+    return getattr(exc, "cli", None) or str(exc)
 
 
 class DivergedError(Exception):

@@ -89,7 +89,9 @@ def resolve_points(model: nn.Module, points: Iterable | None = None) -> list[Mea
     if points is None:
         found = measurement_points(model)
         if not found:
-            raise ValueError("model has no swapbn blocks; pass points=[(act, output, bound), ...]")
+            raise ValueError("model has no swapbn blocks; pass points=activation_points(model) "
+                             "(from swapbn.metrics, for conv -> BN -> act layers) or "
+                             "points=[(act, output, bound), ...]")
         return found
     names = {id(m): n for n, m in model.named_modules()}
     out = []

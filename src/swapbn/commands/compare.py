@@ -10,43 +10,39 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from ..errors import UsageError
-from ..training.compare import check_orders, compare, differences_table, order_config, table
+from ..training.compare import (
+    COMPARE_JSON,
+    check_orders,
+    compare,
+    differences_table,
+    order_config,
+    table,
+)
+from ..training.config import parse_seeds
 from ..training.tensorboard import summary_writer_class
 from .train import add_training_arguments, apply_threads, config_from_args, describe
 
 HELP = "train convention and swap (and nwdbn, nobn) over seeds and compare them"
 
-# The no-argument comparison: small enough for a few minutes on two CPU cores, large enough
-# that the orders differ in skewness and sparsity (README, Training).
-DEFAULTS = {"width": 0.125}
-DEFAULT_SEEDS = "0,1,2"
-
-
-def _ints(text: str, what: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise UsageError(f"{what} needs comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 0:
-        raise UsageError(f"{what} needs one or more non-negative integers, got {text!r}")
-    return values
+DEFAULT_SEEDS = ["0", "1", "2"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--orders", default="convention,swap",
                    help="comma list from convention, swap, nwdbn, nobn (default convention,swap)")
-    p.add_argument("--seeds", default=DEFAULT_SEEDS, help=f"comma list (default {DEFAULT_SEEDS})")
+    p.add_argument("--seeds", nargs="+", default=DEFAULT_SEEDS, metavar="SEED",
+                   help="seeds, as 0,1,2 or 0 1 2 (default 0,1,2)")
     p.add_argument("--out", default="runs/compare",
                    help="folder for the runs, compare.json and compare.md (default runs/compare)")
-    add_training_arguments(p)
-    p.set_defaults(**DEFAULTS)
+    add_training_arguments(p, json_help=f"print the summary and every run ({COMPARE_JSON}) "
+                                        "as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     orders = check_orders([o.strip() for o in args.orders.split(",") if o.strip()])
-    seeds = _ints(args.seeds, "--seeds")
+    seeds = parse_seeds(args.seeds)
     base = config_from_args(args, order="convention", seed=seeds[0])
     if args.dry_run:
         print(json.dumps({f"{o}-s{s}": order_config(base, o, s).to_dict()
@@ -62,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(orders) * len(seeds)} runs into {args.out}", file=stream, flush=True)
     record = compare(base, orders, seeds, args.out, progress=not args.quiet, force=args.force,
                      stream=stream, tensorboard=args.tensorboard)
+    from ..report.build import compare_figures  # matplotlib: only when the command runs
+
+    figures = [p.name for p in compare_figures(Path(args.out))]
     if args.json:
         print(json.dumps(record, indent=2))
     elif not args.quiet:
@@ -70,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         if record["differences"]:
             print()
             print(differences_table(record["differences"]))
-        print(f"\n{args.out}/compare.json, {args.out}/compare.md "
-              f"({record['seconds']:.0f} s)")
+        files = ", ".join(f"{args.out}/{name}" for name in
+                          [COMPARE_JSON, "compare.md", *figures])
+        print(f"\n{files} ({record['seconds']:.0f} s)")
     return 0

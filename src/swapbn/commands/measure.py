@@ -26,8 +26,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--figures", type=Path, default=None, metavar="DIR",
                    help="write per-layer and channel-distribution figures (PNG) into DIR")
     p.add_argument("--data-root", default=None, help="data set location (default: the run's)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="images per forward pass (default %(default)s)")
+    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+                   help="where the model runs (default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:

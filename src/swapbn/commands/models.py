@@ -11,12 +11,17 @@ HELP = "list every model with its parameter count"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--num-classes", type=int, default=10)
-    p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--width", type=float, default=1.0)
-    p.add_argument("--in-channels", type=int, default=3)
-    p.add_argument("--act", default="tanh")
-    p.add_argument("--order", default="swap")
+    p.add_argument("--num-classes", type=int, default=10,
+                   help="classes of the last layer (default %(default)s)")
+    p.add_argument("--image-size", type=int, default=32,
+                   help="input height and width in pixels (default %(default)s)")
+    p.add_argument("--width", type=float, default=1.0,
+                   help="channel multiplier (default %(default)s, the paper's models)")
+    p.add_argument("--in-channels", type=int, default=3,
+                   help="input channels, 1 for digits (default %(default)s)")
+    p.add_argument("--act", default="tanh", help="activation (default %(default)s)")
+    p.add_argument("--order", default="swap",
+                   help="convention, swap or nobn (default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from ..experiments import (
 from ..experiments.backends import BACKENDS, import_ray
 from ..experiments.grid import load_record
 from ..experiments.runner import SweepOptions
+from ..training.config import parse_seeds
 from ..training.tensorboard import summary_writer_class
 
 HELP = "run one of the paper's experiments (see `swapbn experiments`) into run directories"
@@ -53,8 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--grid", action="store_true",
                    help="the paper's lr x wd grid per setting (appendix A.1)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None,
-                   help="seeds to run (default: the scale's)")
+    p.add_argument("--seeds", nargs="+", default=None, metavar="SEED",
+                   help="seeds to run, as 0,1,2 or 0 1 2 (default: the scale's)")
     p.add_argument("--tensorboard", nargs="?", const="", default=None, metavar="DIR",
                    help="TensorBoard events per run (default: inside each run directory; "
                         "DIR: DIR/<run_id>), so runs overlay; needs swapbn[tensorboard]")
@@ -105,12 +106,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--gpus-per-run must be zero or positive, got {args.gpus_per_run}")
     if args.tensorboard is not None and not args.dry_run:
         summary_writer_class()  # a missing package is a usage error before anything is written
-    if args.seeds and min(args.seeds) < 0:
-        raise UsageError(f"--seeds must be non-negative, got {args.seeds}")
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     out = Path(args.out)
     follow = _follow(experiment, out, scale.name) if experiment.follows else None
     specs = plan(experiment.name, scale, grid=args.grid,
-                 seeds=tuple(args.seeds) if args.seeds else None, data_root=args.data_root,
+                 seeds=tuple(seeds) if seeds else None, data_root=args.data_root,
                  device=args.device, follow=follow)
     unknown = sorted(set(args.force) - {s.run_id for s in specs})
     if unknown:

@@ -12,21 +12,21 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 from ..atomic import json_text
-from ..errors import DivergedError, UsageError
+from ..errors import DivergedError
 from ..rundir import FinalRecord
 from ..training import train
-from ..training.config import TrainConfig, parse_act_kwargs, parse_milestones
+from ..training.config import DEFAULT_WIDTH, TrainConfig, parse_act_kwargs, parse_milestones
 from ..training.distributed import Ranks, launch, without_option
 from ..training.loop import run_device
 from ..training.tensorboard import summary_writer_class
+from ..training.threads import apply_threads as set_threads
 
 HELP = "train one model (convention, swap or nobn order) into a run directory"
 
 
-def add_training_arguments(p: argparse.ArgumentParser) -> None:
+def add_training_arguments(p: argparse.ArgumentParser, *,
+                           json_help: str = "print the final record of the run as JSON") -> None:
     """The flags every training command shares (model, data, recipe, device, output)."""
     g = p.add_argument_group("model")
     g.add_argument("--arch", default="vgg16_11", help="model name (see `swapbn models`)")
@@ -34,7 +34,9 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
                    "shifted_tanh")
     g.add_argument("--act-kwargs", default=None, metavar="K=V,...",
                    help="activation parameters, e.g. dx=0.5,dy=0.1 for shifted_tanh")
-    g.add_argument("--width", type=float, default=1.0, help="channel multiplier (default %(default)s)")
+    g.add_argument("--width", type=float, default=None,
+                   help=f"channel multiplier (default {DEFAULT_WIDTH:g}; 1, the paper's models, "
+                        "with --preset)")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits",
                    help="digits, cifar10, cifar100, tinyimagenet, imagenet or folder")
@@ -50,7 +52,7 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
                    help="initial learning rate (default 0.01 or the preset's)")
     g.add_argument("--milestones", default=None, metavar="E1,E2",
                    help="epochs where the lr drops x0.1 (default 50%% and 75%% of the epochs)")
-    g.add_argument("--momentum", type=float, default=0.9)
+    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
     g.add_argument("--wd", type=float, default=None,
                    help="weight decay of weight layers (default 5e-4 or the preset's)")
     g.add_argument("--bn-gamma-wd", type=float, default=None,
@@ -64,8 +66,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     g.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only)")
     g.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="CPU threads for PyTorch (default: its own choice; 1 is fastest for "
-                        "small models on a CPU shared with other jobs)")
+                   help="CPU threads for PyTorch (default: the cores the load average leaves "
+                        "free, so a busy CPU is not oversubscribed)")
     g.add_argument("--stats-every", "--track-stats", dest="stats_every", type=int, default=0,
                    metavar="K",
                    help="measure saturation, skewness and sparsity every K epochs")
@@ -79,7 +81,7 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dry-run", action="store_true",
                    help="print the resolved configuration as JSON and train nothing")
     g.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    g.add_argument("--json", action="store_true", help="print the final record of the run as JSON")
+    g.add_argument("--json", action="store_true", help=json_help)
 
 
 def config_from_args(args: argparse.Namespace, *, order: str, seed: int) -> TrainConfig:
@@ -88,7 +90,8 @@ def config_from_args(args: argparse.Namespace, *, order: str, seed: int) -> Trai
         arch=args.arch, act=args.act, order=order, dataset=args.dataset,
         data_root=args.data_root,
         act_kwargs=parse_act_kwargs(args.act_kwargs) if args.act_kwargs else None,
-        train_subset=args.train_subset, val_images=args.val_images, width=args.width,
+        train_subset=args.train_subset, val_images=args.val_images,
+        width=args.width if args.width is not None else (1.0 if args.preset else DEFAULT_WIDTH),
         epochs=args.epochs, lr=args.lr,
         milestones=parse_milestones(args.milestones) if args.milestones is not None else None,
         momentum=args.momentum, wd=args.wd, bn_gamma_wd=args.bn_gamma_wd,
@@ -96,20 +99,16 @@ def config_from_args(args: argparse.Namespace, *, order: str, seed: int) -> Trai
         device=args.device, amp=args.amp, stats_every=args.stats_every, preset=args.preset)
 
 
-def apply_threads(args: argparse.Namespace) -> None:
-    """--threads: PyTorch's intra-op CPU threads for this process."""
-    if args.threads is None:
-        return
-    if args.threads < 1:
-        raise UsageError(f"--threads must be at least 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
+def apply_threads(args: argparse.Namespace) -> int:
+    """--threads (or the free cores): PyTorch's intra-op CPU threads for this process."""
+    return set_threads(args.threads)
 
 
 def describe(config: TrainConfig) -> str:
     """One line with the resolved recipe."""
     bn = ("no BN" if config.order == "nobn"
           else f"BN gamma {config.bn_gamma_wd:g}, beta {config.bn_beta_wd:g}")
-    width = f" width {config.width:g}" if config.width != 1 else ""
+    width = f" width {config.width:g}"
     subset = f" ({config.train_subset} training images)" if config.train_subset else ""
     preset = f" [preset {config.preset}]" if config.preset else ""
     return (f"{config.arch}{width} {config.act} {config.order}{' NWDBN' if config.nwdbn else ''}"
@@ -134,7 +133,8 @@ def summary(final: FinalRecord) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--order", default="swap", help="convention, swap or nobn")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="initialisation, batch order and augmentation (default 0)")
     p.add_argument("--out", default=None,
                    help="run directory (default runs/train/<dataset>-<arch>-<act>-<order>-s<seed>)")
     add_training_arguments(p)

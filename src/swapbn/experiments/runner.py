@@ -23,6 +23,8 @@ from typing import TextIO
 from ..errors import RecordError, UsageError
 from ..rundir import FinalRecord, RunDir
 from ..training import TrainConfig
+from ..training.progress import eta_text, overall_text
+from ..training.threads import default_threads
 from .backends import run_local, run_ray
 from .registry import RunSpec
 
@@ -110,8 +112,8 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
     workers = max(1, options.workers)
     sequential = options.backend == "local" and workers == 1
     cpus = options.cpus_per_run or max(1, cpu_count() // workers)
-    # Runs in this process keep torch's thread count unless told; parallel ones share the cores.
-    threads = None if sequential and not options.cpus_per_run else max(1, int(cpus))
+    # Runs in this process use the free cores (training/threads.py); parallel ones share them.
+    threads = default_threads() if sequential and not options.cpus_per_run else max(1, int(cpus))
     jobs = [{"run_id": p.run_id, "config": p.config, "out_dir": str(out / p.run_id),
              "mode": "force" if p.state == "changed" else "resume", "threads": threads,
              "progress": (True if sequential else "epochs") if options.progress else False,
@@ -128,13 +130,17 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
         finished += 1
         by_id[run_id].result = final
         if options.progress:
-            print(f"[{finished}/{len(todo)}] {result_line(run_id, final)}", file=stream,
-                  flush=True)
+            elapsed = time.perf_counter() - started
+            eta = eta_text(elapsed / finished * (len(todo) - finished))
+            print(f"[{finished}/{len(todo)}] {result_line(run_id, final)}  eta {eta}",
+                  file=stream, flush=True)
 
     if sequential:
-        for job in jobs:
+        for k, job in enumerate(jobs, 1):
             if options.progress:
-                print(f"--- {job['run_id']}", file=stream, flush=True)
+                print(overall_text(k, len(jobs), f"--- {job['run_id']}",
+                                   time.perf_counter() - started, k - 1), file=stream,
+                      flush=True)
             run_local([job], workers=1, on_result=on_result)
     elif options.backend == "local":
         run_local(jobs, workers=workers, on_result=on_result)

@@ -10,9 +10,10 @@ from ..atomic import write_text
 from ..errors import UsageError
 from ..experiments import EXPERIMENTS
 from ..intervals import INTERVALS_NOTE
+from ..training.compare import COMPARE
 from .aggregate import Group, group_runs
 from .directions import Check, directions
-from .figures import FIGURES
+from .figures import COMPARE_FIGURES, FIGURES
 from .runs import Run, find_runs
 from .tables import (
     markdown_directions,
@@ -61,14 +62,25 @@ def build_report(root: Path, out: Path | None = None) -> tuple[Path, list[Sectio
         sec.files.append(write_experiment_csv(out / f"{slug}.csv", gs))
         if sec.checks:
             sec.files.append(write_directions_csv(out / f"{slug}_directions.csv", exp, sec.checks))
-        for name in EXPERIMENTS[exp].figures if exp in EXPERIMENTS else ():
-            path = FIGURES[name](gs, out / f"{name}.png")
-            if path is not None:
-                sec.files.append(path)
+        sec.files += experiment_figures(exp, gs, out)
         sections.append(sec)
     readme = render_readme(root, out, runs, sections, time.perf_counter() - start)
     write_text(out / "README.md", readme)
     return out, sections
+
+
+def experiment_figures(experiment: str, groups: list[Group], out: Path) -> list[Path]:
+    """The figures of one experiment's runs (a `swapbn compare` folder counts as one) in out."""
+    names = (EXPERIMENTS[experiment].figures if experiment in EXPERIMENTS
+             else COMPARE_FIGURES if experiment == COMPARE else ())
+    paths = (FIGURES[name](groups, out / f"{name}.png") for name in names)
+    return [p for p in paths if p is not None]
+
+
+def compare_figures(folder: Path) -> list[Path]:
+    """Draw the compare figures of the runs of a `swapbn compare` folder next to compare.md."""
+    groups = group_runs(find_runs(folder)).get(COMPARE, [])
+    return experiment_figures(COMPARE, groups, Path(folder))
 
 
 def render_readme(root: Path, out: Path, runs: list[Run], sections: list[Section],

@@ -86,16 +86,34 @@ def layer_values(record: Mapping, metric: str) -> np.ndarray:
                      for r in record["layers"]], dtype=float)
 
 
+def layer_kinds(record: Mapping) -> list[str | None]:
+    """The kind of each layer of a measure record: "conv", "fc" or None (unknown)."""
+    return [r.get("kind") for r in record.get("layers") or []]
+
+
+def mark_kinds(ax: Axes, kinds: Sequence[str | None]) -> str:
+    """Shade the fully connected layers on a 1-based layer axis; returns the axis label that
+    says which layers are convolutional and which fully connected."""
+    conv = [i for i, k in enumerate(kinds, 1) if k == "conv"]
+    fc = [i for i, k in enumerate(kinds, 1) if k == "fc"]
+    for i in fc:
+        ax.axvspan(i - 0.5, i + 0.5, color="0.5", alpha=0.12, lw=0)
+    parts = [f"{what} {idx[0]}-{idx[-1]}" if len(idx) > 1 else f"{what} {idx[0]}"
+             for what, idx in (("conv", conv), ("fully connected (shaded)", fc)) if idx]
+    return f"layer ({', '.join(parts)})" if parts else "layer"
+
+
 def layer_panel(ax: Axes, metric: str, lines: Iterable[tuple[np.ndarray, np.ndarray | None, dict]],
-                title: str | None = None) -> bool:
+                title: str | None = None, kinds: Sequence[str | None] = ()) -> bool:
     """One line per (per-layer mean, std or None, plot style) against the layer index
-    (1-based); returns whether anything was drawn."""
+    (1-based), fully connected layers shaded when `kinds` are known; returns whether anything
+    was drawn."""
     drawn = False
     for mean, std, style in lines:
         if np.isfinite(mean).any():
             _band(ax, np.arange(1, len(mean) + 1), mean, std, style, ms=4)
             drawn = True
-    ax.set_xlabel("layer")
+    ax.set_xlabel(mark_kinds(ax, kinds))
     ax.set_ylabel(LABELS[metric])
     ax.set_title(title or LABELS[metric])
     if metric in FRACTIONS:
@@ -117,7 +135,8 @@ def layer_metric_figures(records: Mapping[str, Mapping], directory: str | Path,
             raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(LAYER_METRICS)}")
         fig = Figure(figsize=(6.4, 3.6))
         layer_panel(fig.subplots(), metric, [(layer_values(rec, metric), None, {"label": label})
-                                             for label, rec in records.items()])
+                                             for label, rec in records.items()],
+                    kinds=layer_kinds(next(iter(records.values()))) if records else ())
         paths.append(save(fig, Path(directory) / f"{prefix}{metric}.png"))
     return paths
 
@@ -129,11 +148,16 @@ def by_order(groups: list[Group], metrics: tuple[str, ...], path: Path, title: s
     gs = [g for g in gs if any(np.isfinite(g.layer_mean(m)[0]).any() for m in metrics)]
     if not gs:
         return None
+    kinds = _group_kinds(gs[0])
     fig = Figure(figsize=(6.5 * len(metrics), 4.8))
     for ax, m in zip(np.atleast_1d(fig.subplots(1, len(metrics))), metrics, strict=True):
-        layer_panel(ax, m, [(*g.layer_mean(m), _order_style(g)) for g in gs])
+        layer_panel(ax, m, [(*g.layer_mean(m), _order_style(g)) for g in gs], kinds=kinds)
     fig.suptitle(title)
     return save(fig, path)
+
+
+def _group_kinds(g: Group) -> list[str | None]:
+    return next((layer_kinds(r.stats) for r in g.completed if r.stats.get("layers")), [])
 
 
 def by_key(groups: list[Group], key: str, metric: str, path: Path, title: str,
@@ -166,7 +190,7 @@ def by_key(groups: list[Group], key: str, metric: str, path: Path, title: str,
                                                  str(g.keys.get("order"))))
         drawn.append(layer_panel(ax, metric, [(*g.layer_mean(metric), style(g)) for g in members],
                                  ", ".join(f"{k} {v}" for k, v in zip(panel_key, pk, strict=True))
-                                 or None))
+                                 or None, kinds=_group_kinds(members[0])))
     if not any(drawn):
         return None
     fig.suptitle(title)
@@ -199,14 +223,18 @@ def channel_distributions(samples: Mapping[str, ChannelSamples], path: str | Pat
         hi = float(max(whole.max(), values.max())) if values.size else float(whole.max())
         edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
         axes[i, 0].hist(whole, bins=edges, color="0.4")
-        axes[i, 0].set_title(f"{label}: {name}", fontsize=8)
+        axes[i, 0].set_title(f"{label}: layer {name}, all channels", fontsize=8)
+        axes[i, 0].set_ylabel("count", fontsize=7)
         for j, ax in enumerate(axes[i]):
             ax.tick_params(labelsize=6)
             if 0 < j <= len(chans):
                 ax.hist(values[j - 1], bins=edges, color=f"C{i}")
-                ax.set_title(f"channel {int(chans[j - 1])}", fontsize=8)
+                ax.set_title(f"{label}: channel {int(chans[j - 1])}", fontsize=8)
             elif j:
                 ax.axis("off")
+            if i == len(rows) - 1 and (j == 0 or j <= len(chans)):
+                ax.set_xlabel(f"{'activation' if site == 'act' else 'block'} output value",
+                              fontsize=7)
     fig.suptitle(title or f"{'Activation' if site == 'act' else 'Block'} output distributions "
                  "(layer, then channels)", fontsize=10)
     fig.tight_layout()
@@ -471,6 +499,24 @@ def _fig18(gs: list[Group], path: Path) -> Path | None:
     return against_parameter(gs, "bn_wd", ("test_acc", "avg_sparsity"), path,
                              "Figure 18: accuracy and sparsity against BN affine weight decay",
                              "BN affine weight decay (gamma and beta)")
+
+
+# `swapbn compare` and `swapbn report` on a compare folder: the figures a reader of the paper
+# looks at first (Figures 3 and 4 and Section 5.2's sparsity in one row; Figure 1's layer).
+COMPARE_FIGURES = ("compare_layer_metrics", "compare_channel_distributions")
+
+
+@figure("compare_layer_metrics")
+def _compare_layers(gs: list[Group], path: Path) -> Path | None:
+    return by_order(gs, ("saturation", "skewness", "sparsity"), path,
+                    "Per-layer saturation, skewness (activation output) and sparsity (block "
+                    "output) by order; band: ± 1 std over seeds")
+
+
+@figure("compare_channel_distributions")
+def _compare_channels(gs: list[Group], path: Path) -> Path | None:
+    return _order_channels(gs, 7, "act", path, "Activation outputs of one layer per order "
+                           "(as Figure 1), first seed: the layer, then single channels")
 
 
 @figure("sec52_layer_sparsity_main")

@@ -19,9 +19,11 @@ from ..errors import UsageError
 from ..intervals import welch
 from .config import TrainConfig
 from .loop import train
+from .progress import overall_text
 
 COMPARE_ORDERS: tuple[str, ...] = ("convention", "swap", "nwdbn", "nobn")
 MEASURES: tuple[str, ...] = ("avg_saturation", "avg_skewness", "avg_sparsity")
+COMPARE = "compare"  # tags.experiment of its runs: reports group and draw them as one
 COMPARE_JSON = "compare.json"
 COMPARE_MD = "compare.md"
 
@@ -41,7 +43,8 @@ def order_config(base: TrainConfig, order: str, seed: int) -> TrainConfig:
         config = base.replace(order="convention", nwdbn=True)
     else:
         config = base.replace(order=order)
-    return config.replace(seed=seed, tags={**base.tags, "compare": order}).resolve()
+    tags = {**base.tags, "experiment": COMPARE, "variant": order, "compare": order}
+    return config.replace(seed=seed, tags=tags).resolve()
 
 
 def run_name(order: str, seed: int) -> str:
@@ -62,7 +65,8 @@ def summarize(runs: list[dict], orders: Sequence[str]) -> list[dict]:
         accs = [r["final_test_acc"] for r in done]
         row = {"order": order, "runs": len(mine), "completed": len(done),
                "test_acc_mean": _mean(accs),
-               "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else (0.0 if accs else None),
+               # one seed has no sample std: left blank, as in the report's CSV files
+               "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else None,
                "best_test_acc_mean": _mean([r["best_test_acc"] for r in done])}
         for key in MEASURES:
             row[key] = _mean([r[key] for r in done])
@@ -122,8 +126,8 @@ def table(rows: list[dict], markdown: bool = False) -> str:
     head = ["order", "test acc (%)", "avg saturation", "avg skewness", "avg sparsity", "runs"]
     body = []
     for r in rows:
-        acc = ("-" if r["test_acc_mean"] is None
-               else f"{r['test_acc_mean']:.2f} ± {r['test_acc_std']:.2f}")
+        acc = ("-" if r["test_acc_mean"] is None else f"{r['test_acc_mean']:.2f}" + (
+            "" if r["test_acc_std"] is None else f" ± {r['test_acc_std']:.2f}"))
         body.append([r["order"], acc, _fmt(r["avg_saturation"]), _fmt(r["avg_skewness"]),
                      _fmt(r["avg_sparsity"]), f"{r['completed']}/{r['runs']}"])
     return _layout(head, body, markdown)
@@ -151,8 +155,11 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
         run_dir = out / run_name(order, seed)
         board = (None if tensorboard is None else
                  Path(tensorboard) / run_name(order, seed) if str(tensorboard) else "")
-        final = train(config, run_dir, progress=False, resume=True, force=force,
-                      tensorboard=board)
+        if progress:
+            print(overall_text(i, len(configs), f"{order} seed {seed} -> {run_dir}",
+                               time.perf_counter() - started, i - 1), file=stream, flush=True)
+        final = train(config, run_dir, progress=progress, resume=True, force=force,
+                      stream=stream, tensorboard=board)
         stats = final.stats or {}
         runs.append({"order": order, "seed": seed, "dir": run_dir.name,
                      "status": final.status, "final_test_acc": final.final_test_acc,
@@ -161,7 +168,7 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
         if progress:
             acc = final.final_test_acc
             result = f"test {acc:.2f}%" if final.status == "completed" else final.status
-            print(f"[{i}/{len(configs)}] {order:<10} seed {seed}: {result} "
+            print(f"      {order:<10} seed {seed}: {result} "
                   f"({final.seconds:.1f} s)", file=stream, flush=True)
     rows = summarize(runs, orders)
     diffs = differences(runs, orders) if len(orders) > 1 else []

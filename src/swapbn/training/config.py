@@ -33,6 +33,9 @@ DEFAULT_EPOCHS = 10
 DEFAULT_LR = 0.01
 DEFAULT_WD = 5e-4
 DEFAULT_BATCH_SIZE = 64
+# The command line's width without --preset (train and compare alike): 1/8 of the paper's
+# channels, a few seconds per digits epoch on a CPU. TrainConfig itself defaults to 1.
+DEFAULT_WIDTH = 0.125
 MILESTONE_FRACTIONS = (0.5, 0.75)
 
 # The data split (digits' test split, validation hold-out, training subset) is drawn with this
@@ -59,6 +62,21 @@ def parse_milestones(text: str) -> list[int]:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise UsageError(f"--milestones needs comma-separated epoch numbers, got {text!r}") from None
+
+
+def parse_seeds(tokens: str | list[str]) -> list[int]:
+    """`--seeds` of compare and sweep: '0,1,2', '0 1 2' (separate arguments) or a mix."""
+    items = [tokens] if isinstance(tokens, str) else list(tokens)
+    text = " ".join(items)
+    try:
+        values = [int(x) for item in items for x in item.replace(",", " ").split()]
+    except ValueError:
+        raise UsageError(f"--seeds needs comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 0:
+        raise UsageError(f"--seeds needs one or more non-negative integers, got {text!r}")
+    if len(set(values)) != len(values):
+        raise UsageError(f"--seeds needs distinct seeds, got {text!r}")
+    return values
 
 
 def parse_act_kwargs(text: str) -> dict[str, float]:

@@ -189,15 +189,23 @@ def claim_output(run: RunDir, config: TrainConfig, *, resume: bool,
     final = run.final
     if not resume:
         state = final.status if final else "unfinished"
-        raise UsageError(f"{run.path} already holds a run ({state}); pass --resume to continue "
-                         "it or --force to start over")
+        taken = f"{run.path} already holds a run ({state})"
+        raise UsageError(f"{taken}; give another out_dir, or resume=True to continue it, or "
+                         "force=True to delete it and start over",
+                         cli=f"{taken}; choose another --out, or pass --resume to continue it, "
+                             "or --force to delete it and start over")
     if run.config is None:
-        raise UsageError(f"{run.path} holds run files but no readable configuration; pass "
-                         "--force to start over")
+        unreadable = f"{run.path} holds run files but no readable configuration"
+        raise UsageError(f"{unreadable}; give another out_dir, or force=True to delete them",
+                         cli=f"{unreadable}; choose another --out, or pass --force to delete "
+                             "them")
     changed = run.differences(config.to_dict(), ignore=("tags",))
     if changed:
-        raise UsageError(f"cannot resume {run.path}: its configuration differs in "
-                         f"{', '.join(changed)}; pass --force to start over")
+        differs = (f"cannot resume {run.path}: its configuration differs in "
+                   f"{', '.join(changed)}")
+        raise UsageError(f"{differs}; give another out_dir, or force=True to delete it and "
+                         "start over", cli=f"{differs}; choose another --out, or pass --force "
+                                           "to delete it and start over")
     return final if final is not None and final.finished else None
 
 

@@ -33,3 +33,18 @@ def epoch_text(line: dict, epochs: int) -> str:
     if "val_acc" in line:
         text += f"  val {line['val_acc']:5.1f}%"
     return text + f"  lr {line['lr']:.3g}  {line['images_per_s']:,.0f} img/s  {line['seconds']:.1f}s"
+
+
+def eta_text(seconds: float | None) -> str:
+    """'1m05s' (or '-' before anything is known)."""
+    if seconds is None:
+        return "-"
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def overall_text(k: int, n: int, what: str, elapsed: float, finished: int) -> str:
+    """The line before run k of n: elapsed time and the remaining time at the pace so far
+    (`finished` runs in `elapsed` seconds)."""
+    eta = elapsed / finished * (n - finished) if finished else None
+    return f"[{k}/{n}] {what}  elapsed {eta_text(elapsed)}, eta {eta_text(eta)}"

@@ -88,11 +88,13 @@ def git_commit() -> str | None:
 
 
 def environment(device: torch.device) -> dict:
-    """What produced a run: versions, code commit and the device it ran on."""
+    """What produced a run: versions, code commit, the device it ran on and PyTorch's CPU
+    threads (the last digits of a result can change with the thread count; not part of the
+    TrainConfig, so runs made with other threads still count as the same run)."""
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
         name = platform.processor() or platform.machine() or "cpu"
     return {"versions": {"swapbn": __version__, "torch": torch.__version__,
                          "python": platform.python_version()},
-            "git_commit": git_commit(), "device_name": name}
+            "git_commit": git_commit(), "device_name": name, "threads": torch.get_num_threads()}
