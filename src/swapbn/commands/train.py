@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..atomic import json_text
-from ..errors import DivergedError
+from ..errors import DivergedError, UsageError
 from ..rundir import FinalRecord
 from ..training import train
 from ..training.config import DEFAULT_WIDTH, TrainConfig, parse_act_kwargs, parse_milestones
