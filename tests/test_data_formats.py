@@ -74,7 +74,9 @@ def test_cifar10_pickle_format(tmp_path):
 def test_cifar100_pickle_format(tmp_path):
     rng = np.random.default_rng(1)
     folder = tmp_path / "cifar-100-python"
-    content, train_data, train_labels = cifar_batch(rng, 40, 100, "fine_labels", bytes_keys=True)
+    content, train_data, _ = cifar_batch(rng, 100, 100, "fine_labels", bytes_keys=True)
+    train_labels = rng.permutation(100).tolist()  # every class has training images
+    content[b"fine_labels"] = train_labels
     content[b"coarse_labels"] = [y // 5 for y in train_labels]
     write_pickle(folder / "train", content)
     content, test_data, test_labels = cifar_batch(rng, 9, 100, "fine_labels", bytes_keys=True)
