@@ -147,9 +147,12 @@ def test_an_unreadable_run_is_left_out_of_the_report_by_name(run_copy, capsys, f
     assert ("line 2" if fault == "garbage metrics line" else CONFIG) in err
 
 
-@pytest.mark.parametrize("missing", [CHANNELS, CHECKPOINT, "stats", "metrics line"])
+@pytest.mark.parametrize("missing", [CHANNELS, "half checkpoint", "stats", "metrics line"])
 def test_completed_needs_every_promised_file(run_copy, missing) -> None:
-    if missing == "stats":
+    if missing == "half checkpoint":
+        content = (run_copy / CHECKPOINT).read_bytes()
+        (run_copy / CHECKPOINT).write_bytes(content[:len(content) // 2])
+    elif missing == "stats":
         final = json.loads((run_copy / FINAL).read_text())
         (run_copy / FINAL).write_text(json.dumps({**final, "stats": None}))
     elif missing == "metrics line":

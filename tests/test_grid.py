@@ -12,7 +12,8 @@ from swapbn.rundir import FinalRecord, RunDir
 
 def fake_run(root: Path, run_id: str, *, setting: str, lr: float, wd: float, seed: int,
              acc: float | None, status: str = "completed") -> Path:
-    """A run directory as training writes it, with only the fields selection reads."""
+    """A run directory as training writes it, with only the fields selection reads (and the
+    epoch line and statistics a completed record promises)."""
     variant = f"{setting}/lr={lr:g},wd={wd:g}"
     run = root / run_id
     run.mkdir(parents=True)
@@ -20,7 +21,9 @@ def fake_run(root: Path, run_id: str, *, setting: str, lr: float, wd: float, see
               "seed": seed, "tags": {"experiment": "table2", "scale": "paper", "grid": True,
                                      "setting": setting, "variant": variant, "lr": lr, "wd": wd}}
     RunDir(run).write_config(config)
-    RunDir(run).write_final(FinalRecord(status=status, final_test_acc=acc))
+    RunDir(run).write_metrics([{"epoch": 1, "test_acc": acc if acc is not None else 0.0}])
+    RunDir(run).write_final(FinalRecord(status=status, final_test_acc=acc, epochs_completed=1,
+                                        stats={}))
     return run
 
 

@@ -61,7 +61,7 @@ CONFIG_TYPES: dict[str, tuple] = {
     "preset": (str, type(None)), "tags": (dict,), "num_classes": (int,),
     "in_channels": (int,), "image_size": (int,),
 }
-CONFIG_REQUIRED = ("arch", "act", "order", "dataset", "epochs", "seed")
+CONFIG_REQUIRED: tuple[str, ...] = ()  # commands ask for what they need (MODEL_KEYS)
 FINAL_TYPES: dict[str, tuple] = {
     "status": (str,), "final_test_acc": (*NUMBER, type(None)),
     "best_test_acc": (*NUMBER, type(None)), "epochs_completed": (int,),
@@ -131,11 +131,12 @@ def read_record(path: Path, types: dict[str, tuple], required: tuple[str, ...] =
     try:
         value = json.loads(Path(path).read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
-        raise RecordError(f"{path}: not UTF-8 text") from None
+        raise RecordError(f"cannot read {path}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise RecordError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise RecordError(f"cannot read {path}: not valid JSON ({exc.msg} at line "
+                          f"{exc.lineno})") from None
     except OSError as exc:
-        raise RecordError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise RecordError(f"cannot read {path}: {exc.strerror or exc}") from None
     return check_fields(value, types, required, str(path))
 
 
@@ -165,9 +166,9 @@ def read_metrics(path: Path) -> list[dict]:
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise RecordError(f"{path}: not UTF-8 text") from None
+        raise RecordError(f"cannot read {path}: not UTF-8 text") from None
     except OSError as exc:
-        raise RecordError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise RecordError(f"cannot read {path}: {exc.strerror or exc}") from None
     lines = []
     for number, line in enumerate(text.splitlines(), 1):
         where = f"{path} line {number}"
@@ -235,9 +236,9 @@ class RunDir:
         return final
 
     def incomplete(self, final: FinalRecord) -> str | None:
-        """What a completed run promised but does not hold: config.json, checkpoint.pt, one
-        metrics line per epoch, the final statistics and the channels file it names, each
-        readable."""
+        """What a completed run promised but does not hold: config.json, one metrics line per
+        epoch, the final statistics and the channels file it names, each readable, and a
+        readable checkpoint.pt where there is one (runs copied for a report may leave it)."""
         if final.stats is None:
             return f"{FINAL} has no final statistics"
         try:
@@ -250,6 +251,8 @@ class RunDir:
         for name in (CHECKPOINT, *([final.channels] if final.channels else [])):
             path = self.path / name
             if not path.is_file():
+                if name == CHECKPOINT:
+                    continue
                 return f"{name} is missing"
             problem = zip_problem(path)
             if problem:
