@@ -9,6 +9,7 @@ left). Samples stay on the device of the activations until `result()`.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -35,7 +36,7 @@ class SkipReservoir:
     indexed write of the chosen values on their own device: no host sync, no key per value.
     """
 
-    CHUNK = 512
+    CHUNK = 256  # fewest replacements drawn at once
     _FAR = 2 ** 62  # a position past any stream (reached when W underflows to 0)
 
     def __init__(self, rows: int, size: int, rng: np.random.Generator) -> None:
@@ -46,17 +47,17 @@ class SkipReservoir:
         self._last = np.full(rows, size - 1, dtype=np.int64)  # last drawn replacement position
         self._pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(rows)]
 
-    def _draw(self, row: int) -> None:
-        """Append CHUNK further (position, slot) replacements of stream `row`."""
-        n, k = self.CHUNK, self.size
-        log_w = self._log_w[row] + np.cumsum(np.log(self.rng.random(n)) / k)
+    def _draw(self, row: int, count: int) -> None:
+        """Append `count` further (position, slot) replacements of stream `row`."""
+        k = self.size
+        log_w = self._log_w[row] + np.cumsum(np.log(self.rng.random(count)) / k)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            skip = np.floor(np.log(self.rng.random(n)) / np.log1p(-np.exp(log_w)))
-        skip = np.nan_to_num(skip, nan=self._FAR, posinf=self._FAR).clip(0, self._FAR)
+            skip = np.floor(np.log(self.rng.random(count)) / np.log1p(-np.exp(log_w)))
+        skip[~(skip < self._FAR)] = self._FAR  # inf or NaN once W underflows
         # float64 sums of whole numbers are exact below 2**53; beyond, no stream reaches
         positions = (self._last[row] + np.cumsum(skip + 1.0)).clip(max=self._FAR)
         positions = positions.astype(np.int64)
-        slots = self.rng.integers(0, k, n)
+        slots = self.rng.integers(0, k, count)
         self._log_w[row], self._last[row] = log_w[-1], positions[-1]
         self._pending[row].append((positions, slots))
 
@@ -69,8 +70,9 @@ class SkipReservoir:
         filled = np.arange(start, min(end, self.size))
         pos, slot = [filled], [filled]  # the first `size` values fill the sample in order
         if end > self.size:
-            while self._last[row] < end:
-                self._draw(row)
+            while self._last[row] < end:  # about size * ln(end / start) replacements
+                expected = self.size * math.log(end / max(self._last[row] + 1, self.size))
+                self._draw(row, max(self.CHUNK, int(1.1 * expected) + 64))
             pending = self._pending[row]
             while pending:
                 p, s = pending[0]
@@ -82,9 +84,11 @@ class SkipReservoir:
                 else:
                     pending[0] = (p[~keep], s[~keep])
                     break
-        p, s = np.concatenate(pos)[::-1], np.concatenate(slot)[::-1]
-        s, last = np.unique(s, return_index=True)  # reversed: the first hit is the last write
-        return p[last] - start, s
+        p, s = np.concatenate(pos), np.concatenate(slot)
+        writer = np.full(self.size, -1)
+        writer[s] = np.arange(len(s))  # NumPy keeps the last of repeated indices
+        last = writer[writer >= 0]
+        return p[last] - start, s[last]
 
     def sample(self, row: int) -> torch.Tensor:
         """The sample of stream `row` (fewer than `size` values if the stream was shorter)."""
