@@ -21,11 +21,12 @@ from typing import TextIO
 from ..errors import UsageError
 from ..rundir import FinalRecord, RunDir
 from ..training import TrainConfig
+from ..training.fast import HOW_FIELDS
 from .backends import run_local, run_ray
 from .registry import RunSpec
 
-# Fields that say where a run was made rather than what it is.
-WHERE_FIELDS = ("device", "data_root")
+# Fields that say where or how a run was made rather than what it is.
+WHERE_FIELDS = ("device", "data_root", *HOW_FIELDS)
 
 
 @dataclass

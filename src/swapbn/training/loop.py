@@ -24,6 +24,7 @@ from ..models import build_model
 from ..optim import make_optimizer, make_scheduler
 from ..rundir import FinalRecord, RunDir
 from .config import DATA_SEED, TrainConfig
+from .fast import HOW_FIELDS, backend_settings, in_memory_format, precision, prepare_model
 from .progress import Progress, epoch_text
 from .records import eval_batch_size, final_records, measure_record
 from .reproduce import (
@@ -69,6 +70,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                         order=config.order, width=config.width, in_channels=data.in_channels,
                         image_size=data.image_size, bias=config.bias,
                         act_kwargs=config.act_kwargs).to(device)
+    step_model = prepare_model(model, channels_last=config.channels_last, compile=config.compile)
     optimizer = make_optimizer(model, lr=config.lr, wd=config.wd, bn_gamma_wd=config.bn_gamma_wd,
                                bn_beta_wd=config.bn_beta_wd, momentum=config.momentum)
     scheduler = make_scheduler(optimizer, config.milestones)
@@ -86,6 +88,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
         show.print(f"resuming {run.path} after epoch {done}")
     run.start(config={**config.to_dict(), "num_classes": data.num_classes,
                       "in_channels": data.in_channels, "image_size": data.image_size,
+                      "precision": precision(device, amp=config.amp,
+                                             deterministic=config.deterministic),
                       **environment(device)}, lines=lines)
 
     # The epochs: train, evaluate, log, checkpoint.
@@ -95,13 +99,16 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     eval_bs = eval_batch_size(config.batch_size)
     status, error, extra = "completed", None, {}
     try:
-        with deterministic(device):
+        with deterministic(device), backend_settings(device,
+                                                     deterministic=config.deterministic):
             for epoch in range(done + 1, config.epochs + 1):
                 t0 = time.perf_counter()
                 lr = optimizer.param_groups[0]["lr"]
-                loader = data.loader("train", config.batch_size, train=True, device=device,
-                                     seed=epoch_seed(config.seed, epoch), drop_last=drop_last)
-                loss, acc, seen = train_epoch(model, loader, optimizer, device, config.amp, show,
+                loader = in_memory_format(data.loader(
+                    "train", config.batch_size, train=True, device=device,
+                    seed=epoch_seed(config.seed, epoch), drop_last=drop_last),
+                    config.channels_last)
+                loss, acc, seen = train_epoch(step_model, loader, optimizer, device, config.amp, show,
                                               f"epoch {epoch}/{config.epochs}")
                 train_seconds = time.perf_counter() - t0
                 if not math.isfinite(loss):
@@ -112,12 +119,14 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                     break
                 line = {"epoch": epoch, "train_loss": loss, "train_acc": acc}
                 line["test_loss"], line["test_acc"] = evaluate(
-                    model, data.loader("test", eval_bs, train=False, device=device), device,
-                    config.amp)
+                    step_model, in_memory_format(data.loader(
+                        "test", eval_bs, train=False, device=device), config.channels_last),
+                    device, config.amp)
                 if data.val is not None:
                     line["val_loss"], line["val_acc"] = evaluate(
-                        model, data.loader("val", eval_bs, train=False, device=device), device,
-                        config.amp)
+                        step_model, in_memory_format(data.loader(
+                            "val", eval_bs, train=False, device=device), config.channels_last),
+                        device, config.amp)
                 line["lr"] = lr
                 if config.stats_every and epoch % config.stats_every == 0:
                     line["stats"] = measure_record(model, data, device, config.batch_size)
@@ -176,7 +185,7 @@ def claim_output(run: RunDir, config: TrainConfig, *, resume: bool,
     if run.config is None:
         raise UsageError(f"{run.path} holds run files but no readable configuration; pass "
                          "--force to start over")
-    changed = run.differences(config.to_dict(), ignore=("tags",))
+    changed = run.differences(config.to_dict(), ignore=("tags", *HOW_FIELDS))
     if changed:
         raise UsageError(f"cannot resume {run.path}: its configuration differs in "
                          f"{', '.join(changed)}; pass --force to start over")
