@@ -90,7 +90,7 @@ def test_backend_settings_apply_on_cuda_only_and_come_back():
 def test_a_channels_last_run_records_its_precision_and_equals_nchw(tmp_path):
     base = dict(arch="vgg16_11", act="tanh", order="swap", dataset="digits", width=0.125,
                 train_subset=200, epochs=1, batch_size=32, lr=0.05, seed=0, device="cpu")
-    a = train(TrainConfig(**base), tmp_path / "a", progress=False)
+    a = train(TrainConfig(**base, channels_last=False), tmp_path / "a", progress=False)
     b = train(TrainConfig(**base, channels_last=True), tmp_path / "b", progress=False)
     config = json.loads((tmp_path / "b" / "config.json").read_text())
     assert config["channels_last"] is True and config["precision"] == "float32"
