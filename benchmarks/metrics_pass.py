@@ -76,6 +76,9 @@ def main() -> None:
     p.add_argument("--images", type=int, default=2048)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--train-batch-size", type=int, default=64,
+                   help="the run's batch size: the final record's gradient probes take 4 "
+                        "training batches (default 64, the small-run default)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = p.parse_args()
     if args.threads:
@@ -99,7 +102,7 @@ def main() -> None:
         "measure (one pass)": lambda: measure(model, batches),
         "measure + samples": lambda: with_samples(model, batches),
         "final record": lambda: final_records(model, data, torch.device("cpu"),
-                                              args.batch_size, 0, run),
+                                              args.train_batch_size, 0, run),
         "paper (multi-pass)": lambda: paper_metrics(model, batches),
         "paper, float32": lambda: paper_metrics(model, batches, torch.float32),
     }

@@ -35,6 +35,8 @@ def _view3(x: torch.Tensor, channel_dim: int) -> torch.Tensor:
     if x.dim() == 0:
         raise ValueError("need a tensor with a channel axis, got a scalar")
     channel_dim = channel_dim % x.dim()
+    if channel_dim == 1 and x.dim() >= 3:
+        return x.flatten(2)  # a view for NCHW and channels_last alike (no copy of the batch)
     shape = x.shape
     a = math.prod(shape[:channel_dim])
     b = math.prod(shape[channel_dim + 1:])
