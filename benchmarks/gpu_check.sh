@@ -61,8 +61,12 @@ fi
 # 3. The timing on the shared CIFAR-10 (extracted once into a scratch folder).
 root_args=()
 if [ "$dataset" = cifar10 ]; then
-    tarball="$here/../shared/data/cifar10-jpeg.tar.gz"
-    if [ ! -f "$tarball" ]; then echo "gpu_check.sh: $tarball is absent" >&2; exit 2; fi
+    tarball="$here/../shared/data/cifar10-jpeg.tar.gz"  # ../shared beside the checkout,
+    [ -f "$tarball" ] || tarball="$here/shared/data/cifar10-jpeg.tar.gz"  # or shared/ in it
+    if [ ! -f "$tarball" ]; then
+        echo "gpu_check.sh: no shared/data/cifar10-jpeg.tar.gz beside or in $here (--dataset digits runs without it)" >&2
+        exit 2
+    fi
     scratch=$(mktemp -d)
     trap 'rm -rf "$scratch"' EXIT
     tar -xzf "$tarball" -C "$scratch"
