@@ -8,7 +8,7 @@ conditions are interleaved over rounds; the table gives the median seconds per s
 option's ratio to the best option in the same condition (timings on a shared machine are
 noisy; compare the ratios).
 
-    python benchmarks/threads.py                 # prints the table, appends it to results.md
+    python benchmarks/threads.py                 # prints the table, appends a line to results.md
     python benchmarks/threads.py --steps 40 --rounds 3
 """
 
@@ -22,8 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+from results import record
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results.md"
 
 # name -> (environment, arguments of the worker: threads ("auto" = swapbn's default), interop)
 OPTIONS: dict[str, tuple[dict[str, str], list[str]]] = {
@@ -110,21 +111,23 @@ def main() -> None:
                     load.kill()
                     load.wait()
     cores = len(os.sched_getaffinity(0))
-    lines = [f"## threads.py ({time.strftime('%Y-%m-%d')}, {cores} cores, load average before "
-             f"{os.getloadavg()[0]:.1f}; {args.steps} steps x {args.rounds} rounds)", "",
+    load_before = os.getloadavg()[0]
+    lines = [f"threads.py: {cores} cores, load average before {load_before:.1f}; "
+             f"{args.steps} steps x {args.rounds} rounds", "",
              "| option | condition | threads | ms/step (median) | x best in condition |",
              "|---|---|---|---|---|"]
+    ratios = {}
     for condition in ("no extra load", "competing load"):
         medians = {n: statistics.median(times[(condition, n)]) for n in OPTIONS}
         best = min(medians.values())
         for name in OPTIONS:
             lines.append(f"| {name} | {condition} | {used[(condition, name)]} | "
                          f"{1000 * medians[name]:.1f} | {medians[name] / best:.2f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
+            ratios[f"{name} ({condition}) / best"] = medians[name] / best
+    print("\n".join(lines))
     if not args.no_append:
-        with RESULTS.open("a") as f:
-            f.write("\n" + text)
+        record(f"threads: make run model, {args.steps} steps x {args.rounds} rounds, load "
+               f"average before {load_before:.1f}", ratios)
 
 
 if __name__ == "__main__":

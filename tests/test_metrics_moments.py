@@ -275,3 +275,13 @@ def test_float32_batches_merge_to_the_float64_reference(seed, n, channels, spati
                                atol=1e-6 * ref["abs3"].max() + 1e-300)
     np.testing.assert_allclose(stats.sum_abs.numpy(), ref["sum_abs"], rtol=1e-6)
     np.testing.assert_array_equal(stats.max_abs.numpy(), ref["max_abs"])
+
+
+def test_channels_last_batches_give_the_same_statistics_without_a_copy():
+    x = torch.randn(8, 5, 6, 7, generator=torch.Generator().manual_seed(3)) * 0.01 + 0.99
+    nhwc = x.contiguous(memory_format=torch.channels_last)
+    a, b = ChannelMoments.of(x), ChannelMoments.of(nhwc)
+    for f in ("mean", "m2", "m3", "sum_abs", "max_abs", "min", "max"):
+        torch.testing.assert_close(getattr(b, f), getattr(a, f), rtol=1e-6, atol=1e-9)
+    ref = x.double().transpose(0, 1).reshape(5, -1)
+    torch.testing.assert_close(b.m2 / b.count, ref.var(1, unbiased=False), rtol=1e-6, atol=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..experiments import EXPERIMENTS, SCALES, plan
-from ..experiments.estimates import human, run_seconds
+from ..experiments.estimates import gpu_macs_per_second, gpu_reference, human, run_seconds
 from ..experiments.runner import resolve
 
 HELP = "list the paper's experiments with their runs and estimated time per scale"
@@ -33,6 +33,22 @@ def run(args: argparse.Namespace) -> int:
     for s, scale in SCALES.items():
         print(f"{s}: {scale.about}")
     print("Times are estimates for this machine, one run at a time on 2 CPU cores, from one "
-          "measured training speed scaled by each model's multiply-accumulates; a GPU divides "
-          "the paper scale by about 100-1000.")
+          "training speed measured here (CPU) scaled by each model's multiply-accumulates.")
+    print(gpu_line(args.grid))
     return 0
+
+
+def gpu_line(grid: bool) -> str:
+    """The paper scale on a GPU: from a stored benchmarks/gpu_check.sh figure, or not measured."""
+    ref = gpu_reference()
+    if ref is None:
+        return ("GPU: not measured (benchmarks/gpu_check.sh measures it; its gpu_speed.json, "
+                "stored in src/swapbn/experiments/, gives the estimate)")
+    speed = gpu_macs_per_second(ref)
+    total = 0.0
+    for name, experiment in EXPERIMENTS.items():
+        runs = plan(name, SCALES["paper"], grid=grid and not experiment.follows)
+        total += sum(run_seconds(resolve(r), "paper", speed) for r in runs)
+    return (f"GPU: the paper scale, one run at a time, {human(total)} on {ref['device']} "
+            f"({ref['variant']}, {ref['train_images_per_s']:.0f} training images/s of "
+            f"{ref['arch']} width {ref['width']:g}, measured by gpu_check.sh on {ref['date']})")

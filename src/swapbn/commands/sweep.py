@@ -38,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder: one run directory per run")
     p.add_argument("--backend", default="local", help="local (default) or ray")
     p.add_argument("--workers", type=int, default=1,
-                   help="runs at once (local: 1 = in this process, N = process pool; ray on "
+                   help="runs at once (local: 1 = in this process, N = process pool, which "
+                        "with --device cuda shares one GPU between the N runs; ray on "
                         "this machine: the local Ray instance's size in runs)")
     p.add_argument("--address", default=None,
                    help="Ray cluster address (e.g. auto or ray://host:10001); with OUT on a "

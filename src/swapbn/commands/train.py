@@ -64,7 +64,16 @@ def add_training_arguments(p: argparse.ArgumentParser, *,
     g.add_argument("--batch-size", type=int, default=None, help="default 64 (or the preset's)")
     g = p.add_argument_group("running")
     g.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
-    g.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only)")
+    g.add_argument("--amp", action="store_true",
+                   help="bf16 autocast (CUDA only; the paper trained in float32)")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+                   help="NHWC memory format for conv models (default on: 1.3x faster training "
+                        "on a CPU, and what cuDNN's fastest kernels want)")
+    g.add_argument("--compile", action="store_true",
+                   help="torch.compile the model (CPU: needs a C++ compiler, and the first "
+                        "step takes about two minutes on 2 cores)")
+    g.add_argument("--deterministic", action="store_true",
+                   help="no TF32 and no cudnn.benchmark on CUDA; deterministic kernels")
     g.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for PyTorch (default: the cores the load average leaves "
                         "free, so a busy CPU is not oversubscribed)")
@@ -96,7 +105,9 @@ def config_from_args(args: argparse.Namespace, *, order: str, seed: int) -> Trai
         milestones=parse_milestones(args.milestones) if args.milestones is not None else None,
         momentum=args.momentum, wd=args.wd, bn_gamma_wd=args.bn_gamma_wd,
         bn_beta_wd=args.bn_beta_wd, nwdbn=args.nwdbn, batch_size=args.batch_size, seed=seed,
-        device=args.device, amp=args.amp, stats_every=args.stats_every, preset=args.preset)
+        device=args.device, amp=args.amp, stats_every=args.stats_every, preset=args.preset,
+        channels_last=args.channels_last, compile=args.compile,
+        deterministic=args.deterministic)
 
 
 def apply_threads(args: argparse.Namespace) -> int:

@@ -1,14 +1,19 @@
 """Rough run-time estimates for `swapbn experiments`: model cost x images / measured speed.
 
 The cost of a model is its multiply-accumulates per image, counted from its layer shapes. The
-speed is one measurement on the development machine (2 CPU cores,
-one thread per run): estimates for other models assume the same multiply-accumulates per
-second, which flatters tiny models and large images alike -- they are estimates, not promises.
+CPU speed is one measurement on the development machine (2 CPU cores, one thread per run); the
+GPU speed is the fastest variant `benchmarks/gpu_check.sh` measured, when its gpu_speed.json is
+stored beside this module, and otherwise there is no GPU estimate (no guessed factor).
+Estimates for other models assume the same multiply-accumulates per second, which flatters
+tiny models and large images alike -- they are estimates, not promises.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import math
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -78,14 +83,43 @@ def macs_per_second() -> float:
                                                          ref["image_size"], 10)
 
 
-def run_seconds(config: dict, scale: str) -> float:
-    """Estimated seconds of one resolved run config on this machine."""
+def run_seconds(config: dict, scale: str, speed: float | None = None) -> float:
+    """Estimated seconds of one resolved run config at `speed` multiply-accumulates per second
+    (default: the CPU measured here)."""
     train_n, test_n, size, classes = DATASET_SIZES.get(config["dataset"], (50_000, 10_000, 32, 10))
     if config.get("train_subset"):
         train_n = min(train_n, int(config["train_subset"]))
     per_image = macs(config["arch"], float(config["width"]), size, classes)
     work = config["epochs"] * per_image * (TRAIN_COST * train_n + test_n)
-    return OVERHEAD_S.get(scale, 30.0) + work / macs_per_second()
+    return OVERHEAD_S.get(scale, 30.0) + work / (speed or macs_per_second())
+
+
+GPU_SPEED = Path(__file__).with_name("gpu_speed.json")
+
+
+def gpu_reference(path: Path | None = None) -> dict | None:
+    """The fastest variant of a stored gpu_check.sh result as {device, date, variant,
+    precision, arch, width, image_size, train_images_per_s}; None when absent or unreadable
+    (the file is data: it is read as JSON and checked, never run)."""
+    try:
+        record = json.loads((path or GPU_SPEED).read_text())
+        best = max(record["results"], key=lambda r: float(r["images_per_s"]))
+        ref = {"device": str(record["device"]), "date": str(record["date"]),
+               "variant": str(best["variant"]), "precision": str(best["precision"]),
+               "arch": str(record["arch"]), "width": float(record["width"]),
+               "image_size": int(record["image_size"]),
+               "train_images_per_s": float(best["images_per_s"])}
+        macs(ref["arch"], ref["width"], ref["image_size"], 10)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not (math.isfinite(ref["train_images_per_s"]) and ref["train_images_per_s"] > 0):
+        return None
+    return ref
+
+
+def gpu_macs_per_second(ref: dict) -> float:
+    return TRAIN_COST * ref["train_images_per_s"] * macs(ref["arch"], ref["width"],
+                                                         ref["image_size"], 10)
 
 
 def human(seconds: float) -> str:

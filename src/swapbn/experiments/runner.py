@@ -23,13 +23,14 @@ from typing import TextIO
 from ..errors import RecordError, UsageError
 from ..rundir import FinalRecord, RunDir
 from ..training import TrainConfig
+from ..training.fast import HOW_FIELDS
 from ..training.progress import eta_text, overall_text
 from ..training.threads import default_threads
 from .backends import run_local, run_ray
 from .registry import RunSpec
 
-# Fields that say where a run was made rather than what it is.
-WHERE_FIELDS = ("device", "data_root")
+# Fields that say where or how a run was made rather than what it is.
+WHERE_FIELDS = ("device", "data_root", *HOW_FIELDS)
 
 
 @dataclass

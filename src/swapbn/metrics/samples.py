@@ -1,13 +1,15 @@
 """Values of a few channels per layer, for distribution plots (paper Figures 1 and 8).
 
-Memory stays bounded by a seeded reservoir: every value gets a uniform random key and the
-`max_values` values with the smallest keys are kept, which is a uniform sample without
-replacement of everything seen, whatever the batch sizes. One extra reservoir per layer
-samples all channels together (the layer distribution of Figure 1, left).
+Memory stays bounded by a seeded skip-based reservoir (`SkipReservoir`, Li's Algorithm L): a
+uniform sample without replacement of at most `max_values` values of each chosen channel,
+whatever the batch sizes, whose cost grows with the values kept rather than the values seen.
+One extra stream per layer samples all channels together (the layer distribution of Figure 1,
+left). Samples stay on the device of the activations until `result()`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -23,26 +25,77 @@ from .batches import evaluating, hooked, input_batches
 SITES = ("act", "block")
 
 
-class Reservoir:
-    """A uniform random sample of at most `size` values per row, kept with random keys."""
+class SkipReservoir:
+    """Uniform samples without replacement of at most `size` values from each of R streams.
 
-    def __init__(self, size: int, generator: torch.Generator) -> None:
-        self.size = size
-        self.generator = generator
-        self.values: torch.Tensor | None = None
-        self.keys: torch.Tensor | None = None
+    Li's Algorithm L (ACM TOMS 20(4), 1994): once the first `size` values fill a sample, the
+    position of the next value to enter it follows from a random skip, so the work grows with
+    the number of replacements (about size * ln(n / size)), not with the n values seen. The
+    skips and the slots they replace are drawn on the host from a seeded NumPy generator,
+    vectorised in chunks (log W is a cumulative sum), and each batch costs one gather and one
+    indexed write of the chosen values on their own device: no host sync, no key per value.
+    """
 
-    def add(self, rows: torch.Tensor) -> None:
-        """rows: (R, n) new values for each of R rows."""
-        rows = rows.detach().to("cpu", torch.float32)
-        keys = torch.rand(rows.shape, generator=self.generator)
-        if self.values is not None:
-            rows = torch.cat([self.values, rows], dim=1)
-            keys = torch.cat([self.keys, keys], dim=1)
-        if rows.shape[1] > self.size:
-            keys, idx = keys.topk(self.size, dim=1, largest=False, sorted=False)
-            rows = rows.gather(1, idx)
-        self.values, self.keys = rows, keys
+    CHUNK = 256  # fewest replacements drawn at once
+    _FAR = 2 ** 62  # a position past any stream (reached when W underflows to 0)
+
+    def __init__(self, rows: int, size: int, rng: np.random.Generator) -> None:
+        self.rows, self.size, self.rng = rows, size, rng
+        self.seen = np.zeros(rows, dtype=np.int64)  # values of each stream so far
+        self.values: torch.Tensor | None = None  # (rows, size) float32 on the batch's device
+        self._log_w = np.zeros(rows)  # log W of Algorithm L, per stream
+        self._last = np.full(rows, size - 1, dtype=np.int64)  # last drawn replacement position
+        self._pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(rows)]
+
+    def _draw(self, row: int, count: int) -> None:
+        """Append `count` further (position, slot) replacements of stream `row`."""
+        k = self.size
+        log_w = self._log_w[row] + np.cumsum(np.log(self.rng.random(count)) / k)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            skip = np.floor(np.log(self.rng.random(count)) / np.log1p(-np.exp(log_w)))
+        skip[~(skip < self._FAR)] = self._FAR  # inf or NaN once W underflows
+        # float64 sums of whole numbers are exact below 2**53; beyond, no stream reaches
+        positions = (self._last[row] + np.cumsum(skip + 1.0)).clip(max=self._FAR)
+        positions = positions.astype(np.int64)
+        slots = self.rng.integers(0, k, count)
+        self._log_w[row], self._last[row] = log_w[-1], positions[-1]
+        self._pending[row].append((positions, slots))
+
+    def take(self, row: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions within the next `count` values of stream `row`, slots they go to), with
+        only the last write to each slot kept; advances the stream."""
+        start = int(self.seen[row])
+        end = start + count
+        self.seen[row] = end
+        filled = np.arange(start, min(end, self.size))
+        pos, slot = [filled], [filled]  # the first `size` values fill the sample in order
+        if end > self.size:
+            while self._last[row] < end:  # about size * ln(end / start) replacements
+                expected = self.size * math.log(end / max(self._last[row] + 1, self.size))
+                self._draw(row, max(self.CHUNK, int(1.1 * expected) + 64))
+            pending = self._pending[row]
+            while pending:
+                p, s = pending[0]
+                keep = p < end
+                pos.append(p[keep])
+                slot.append(s[keep])
+                if keep.all():
+                    pending.pop(0)
+                else:
+                    pending[0] = (p[~keep], s[~keep])
+                    break
+        p, s = np.concatenate(pos), np.concatenate(slot)
+        writer = np.full(self.size, -1)
+        writer[s] = np.arange(len(s))  # NumPy keeps the last of repeated indices
+        last = writer[writer >= 0]
+        return p[last] - start, s[last]
+
+    def sample(self, row: int) -> torch.Tensor:
+        """The sample of stream `row` (fewer than `size` values if the stream was shorter)."""
+        count = min(int(self.seen[row]), self.size)
+        if self.values is None:
+            return torch.zeros(0)
+        return self.values[row, :count]
 
 
 class ChannelSamples:
@@ -103,24 +156,40 @@ class ChannelSampler:
             raise ValueError(f"max_values must be at least 1, got {max_values}")
         self.channels, self.max_values, self.random_channels = channels, max_values, random_channels
         self.gen = torch.Generator().manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
         self.state: dict[str, dict] = {}
         self.names: list[str] = []
 
     def _hook(self, name: str, site: str):
         def on_output(module, inputs, output):
             y = output.detach()
+            y3 = y.unsqueeze(-1) if y.dim() == 2 else y.flatten(2)  # (N, C, S); a view
+            n, c, s = y3.shape
             entry = self.state.setdefault(name, {})
             if "channels" not in entry:
-                entry["channels"] = _choose(self.channels, y.shape[1], self.gen,
-                                            self.random_channels)
-            key = (site, "res")
-            if key not in entry:
-                entry[key] = Reservoir(self.max_values, self.gen)
-                entry[(site, "layer")] = Reservoir(self.max_values, self.gen)
-            idx = entry["channels"].to(y.device)
-            picked = y.index_select(1, idx).transpose(0, 1).reshape(len(idx), -1)
-            entry[key].add(picked)
-            entry[(site, "layer")].add(y.reshape(1, -1))
+                entry["channels"] = _choose(self.channels, c, self.gen, self.random_channels)
+            chosen = entry["channels"].tolist()
+            if site not in entry:  # one stream per chosen channel, then the whole layer
+                entry[site] = SkipReservoir(len(chosen) + 1, self.max_values, self.rng)
+            res: SkipReservoir = entry[site]
+            idx_n, idx_c, idx_s, dest = [], [], [], []
+            for row, channel in enumerate(chosen):
+                pos, slot = res.take(row, n * s)
+                idx_n.append(pos // s)
+                idx_c.append(np.full(len(pos), channel))
+                idx_s.append(pos % s)
+                dest.append(row * res.size + slot)
+            pos, slot = res.take(len(chosen), n * c * s)  # layer stream in (N, C, S) order
+            idx_n.append(pos // (c * s))
+            idx_c.append(pos // s % c)
+            idx_s.append(pos % s)
+            dest.append(len(chosen) * res.size + slot)
+            if res.values is None:
+                res.values = torch.zeros(res.rows, res.size, dtype=torch.float32,
+                                         device=y.device)
+            index = [torch.from_numpy(np.concatenate(i)).to(y.device, non_blocking=True)
+                     for i in (idx_n, idx_c, idx_s, dest)]
+            res.values.view(-1)[index[3]] = y3[index[0], index[1], index[2]].float()
         return on_output
 
     def attach(self, points: Sequence, handles: list) -> None:
@@ -130,14 +199,20 @@ class ChannelSampler:
             handles.append(p.output.register_forward_hook(self._hook(p.name, "block")))
 
     def result(self) -> ChannelSamples:
+        """The samples so far, copied to the host (one copy per layer and site)."""
         arrays: dict[str, np.ndarray] = {
             "layers": np.array([n for n in self.names if n in self.state])}
         for name, entry in self.state.items():
-            arrays[f"channels/{name}"] = entry["channels"].numpy()
+            chosen = entry["channels"]
+            arrays[f"channels/{name}"] = chosen.numpy()
             for site in SITES:
-                if (site, "res") in entry:
-                    arrays[f"{site}/{name}"] = entry[(site, "res")].values.numpy()
-                    arrays[f"{site}_layer/{name}"] = entry[(site, "layer")].values[0].numpy()
+                if site in entry:
+                    res: SkipReservoir = entry[site]
+                    k = len(chosen)
+                    rows = torch.stack([res.sample(r) for r in range(k)]) if k else \
+                        torch.zeros(0, 0)
+                    arrays[f"{site}/{name}"] = rows.cpu().numpy()
+                    arrays[f"{site}_layer/{name}"] = res.sample(k).cpu().numpy()
         return ChannelSamples(arrays)
 
 

@@ -127,6 +127,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = False
+    channels_last: bool = True  # NHWC for conv models: 1.3x training on 2 CPU cores (fast.py)
+    compile: bool = False  # torch.compile the model for training and evaluation
+    deterministic: bool = False  # no TF32, no cudnn.benchmark, deterministic kernels
     stats_every: int = 0  # measure the paper's statistics every K epochs (0: off)
     preset: str | None = None
     tags: dict[str, str] = field(default_factory=dict)

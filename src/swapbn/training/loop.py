@@ -25,6 +25,7 @@ from ..optim import make_optimizer, make_scheduler
 from ..rundir import FinalRecord, RunDir
 from .config import DATA_SEED, TrainConfig
 from .distributed import Ranks
+from .fast import HOW_FIELDS, backend_settings, in_memory_format, precision, prepare_model
 from .progress import Progress, epoch_text
 from .records import eval_batch_size, final_records, measure_record
 from .reproduce import (
@@ -99,8 +100,13 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
         show.print(f"resuming {run.path} after epoch {done}")
     run.start(config={**config.to_dict(), "num_classes": data.num_classes,
                       "in_channels": data.in_channels, "image_size": data.image_size,
+                      "precision": precision(device, amp=config.amp,
+                                             deterministic=config.deterministic),
                       **environment(device), **ranks.record()}, lines=lines)
-    net = ranks.wrap(model, device)  # what trains; `model` (unwrapped) is what is saved
+    # What trains: `model` in channels_last, in DDP across ranks, compiled on request;
+    # `model` itself (unwrapped) is what is evaluated, measured and saved.
+    net = prepare_model(model, channels_last=config.channels_last, compile=config.compile,
+                        wrap=lambda m: ranks.wrap(m, device))
 
     # The epochs: train, evaluate, log, checkpoint.
     started = time.perf_counter()
@@ -109,13 +115,15 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     eval_bs = eval_batch_size(config.batch_size)
     status, error, extra = "completed", None, {}
     try:
-        with deterministic(device):
+        with deterministic(device), backend_settings(device,
+                                                     deterministic=config.deterministic):
             for epoch in range(done + 1, config.epochs + 1):
                 t0 = time.perf_counter()
                 lr = optimizer.param_groups[0]["lr"]
-                loader = data.loader("train", config.batch_size, train=True, device=device,
-                                     seed=epoch_seed(config.seed, epoch), drop_last=drop_last,
-                                     shard=ranks.shard)
+                loader = in_memory_format(data.loader(
+                    "train", config.batch_size, train=True, device=device,
+                    seed=epoch_seed(config.seed, epoch), drop_last=drop_last,
+                    shard=ranks.shard), config.channels_last)
                 loss, acc, seen = ranks.reduce_epoch(*train_epoch(
                     net, loader, optimizer, device, config.amp, show,
                     f"epoch {epoch}/{config.epochs}"))
@@ -128,12 +136,14 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                     break
                 line = {"epoch": epoch, "train_loss": loss, "train_acc": acc}
                 line["test_loss"], line["test_acc"] = evaluate(
-                    model, data.loader("test", eval_bs, train=False, device=device), device,
-                    config.amp)
+                    model, in_memory_format(data.loader(
+                        "test", eval_bs, train=False, device=device), config.channels_last),
+                    device, config.amp)
                 if data.val is not None:
                     line["val_loss"], line["val_acc"] = evaluate(
-                        model, data.loader("val", eval_bs, train=False, device=device), device,
-                        config.amp)
+                        model, in_memory_format(data.loader(
+                            "val", eval_bs, train=False, device=device), config.channels_last),
+                        device, config.amp)
                 line["lr"] = lr
                 if config.stats_every and epoch % config.stats_every == 0:
                     line["stats"] = measure_record(model, data, device, config.batch_size)
@@ -199,7 +209,7 @@ def claim_output(run: RunDir, config: TrainConfig, *, resume: bool,
         raise UsageError(f"{unreadable}; give another out_dir, or force=True to delete them",
                          cli=f"{unreadable}; choose another --out, or pass --force to delete "
                              "them")
-    changed = run.differences(config.to_dict(), ignore=("tags",))
+    changed = run.differences(config.to_dict(), ignore=("tags", *HOW_FIELDS))
     if changed:
         differs = (f"cannot resume {run.path}: its configuration differs in "
                    f"{', '.join(changed)}")
