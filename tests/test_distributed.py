@@ -35,7 +35,8 @@ SUBSET = 96  # 3 batches of 32
 
 def config(**changes) -> TrainConfig:
     base = dict(arch="vgg16_11", act="tanh", order="swap", dataset="digits", width=0.125,
-                train_subset=SUBSET, epochs=1, batch_size=32, lr=0.01, seed=0, device="cpu")
+                train_subset=SUBSET, epochs=1, batch_size=32, lr=0.01, seed=0, device="cpu",
+                channels_last=False)  # NCHW: the reference of the semantics (docs/architecture.md)
     return TrainConfig(**{**base, **changes})
 
 

@@ -29,16 +29,17 @@ class Barrier:
         return self.arrived
 
 
-def wait_for_all(job: dict) -> tuple[int, bool]:
-    """Stands in for a run: arrive, then wait (up to a minute) until all runs are running."""
+def wait_for_all(job: dict) -> dict:
+    """Stands in for a run on a node: arrive, then wait (up to a minute) until all runs are
+    running; returns what `cluster.run_on_node` returns, its final record being that flag."""
     barrier = job["barrier"]
     ray.get(barrier.arrive.remote())
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if ray.get(barrier.count.remote()) >= job["runs"]:
-            return job["run_id"], True
+    together = False
+    while time.monotonic() < deadline and not together:
+        together = ray.get(barrier.count.remote()) >= job["runs"]
         time.sleep(0.2)
-    return job["run_id"], False
+    return {"final": (job["run_id"], together), "node": "", "host": "", "resumed_after": 0}
 
 
 def test_four_runs_of_a_quarter_gpu_run_at_once(monkeypatch):
@@ -47,7 +48,8 @@ def test_four_runs_of_a_quarter_gpu_run_at_once(monkeypatch):
     try:
         ray.cloudpickle.register_pickle_by_value(__import__(__name__))
         barrier = Barrier.remote()
-        monkeypatch.setattr(backends, "run_one", wait_for_all)
+        monkeypatch.setattr(backends, "run_on_node", wait_for_all)
+        monkeypatch.setattr(backends, "collect", lambda job, result, say=None: result["final"])
         jobs = [{"run_id": f"r{i}", "barrier": barrier, "runs": 4} for i in range(4)]
         results = {}
         backends.run_ray(jobs, address=None, num_cpus=None, cpus_per_run=1, gpus_per_run=0.25,

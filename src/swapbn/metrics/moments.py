@@ -8,8 +8,8 @@ formulas of Chan et al. (1979) and Pebay (2008), so batches, processes and
 data-parallel ranks can each keep their own and combine them at the end.
 
 Each batch is reduced on its own device. Float64 inputs are reduced in float64. Lower
-precision inputs are reduced in float32 around a per-channel shift (the mean of the batches
-before, or the first batch's own mean), so
+precision inputs are reduced in float32 around a per-channel shift (the batch mean: it depends
+on nothing but the batch, so the statistics of a sharded pass equal one process's), so
 `x - shift` is exact or correctly rounded relative to the spread, not to the offset;
 partial sums run over at most one spatial map in float32 and everything after that is
 float64. That keeps a float32 channel sitting at 0.999 with a spread of 1e-3 within about
@@ -78,8 +78,7 @@ class ChannelMoments:
 
     def update(self, x: torch.Tensor, channel_dim: int = 1) -> ChannelMoments:
         """Add every value of x (channels along `channel_dim`) and return self."""
-        batch = _batch_stats(x.detach(), channel_dim, self.moments,
-                             self.mean if self.count else None)
+        batch = _batch_stats(x.detach(), channel_dim, self.moments)
         if batch is not None:
             self.merge(batch)
         return self
@@ -248,10 +247,8 @@ def release_scratch() -> None:
     _LOCAL.__dict__.pop("scratch", None)
 
 
-def _batch_stats(x: torch.Tensor, channel_dim: int, moments: bool,
-                 shift: torch.Tensor | None = None) -> ChannelMoments | None:
-    """Statistics of one batch, reduced on its device, centred on `shift` (per channel; the
-    mean so far, or the batch mean when None, which costs one more pass)."""
+def _batch_stats(x: torch.Tensor, channel_dim: int, moments: bool) -> ChannelMoments | None:
+    """Statistics of one batch, reduced on its device (two passes: shift, then centred sums)."""
     xs = _view3(x, channel_dim)
     a, c, b = xs.shape
     n = a * b
@@ -278,10 +275,7 @@ def _batch_stats(x: torch.Tensor, channel_dim: int, moments: bool,
     if not moments:
         out.max_abs = work.amax(dim=(0, 2)).to(torch.float64)
         return out
-    if shift is None or shift.shape != (c,):
-        shift = xs.mean(dim=(0, 2), keepdim=True)
-    else:
-        shift = shift.to(xs.device, dtype).view(1, c, 1)
+    shift = xs.mean(dim=(0, 2), keepdim=True)
     d = torch.sub(xs, shift, out=work)
     s1 = total(d.sum(2))
     d2 = torch.mul(d, d, out=_scratch(xs, 1))
