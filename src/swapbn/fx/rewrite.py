@@ -72,14 +72,15 @@ def swap_norm_act(model: nn.Module) -> tuple[nn.Module, SwapReport]:
 
 
 def _is_gate(node: fx.Node) -> bool:
-    """An activation that scales another tensor (squeeze-excitation) is a gate, not a layer's
-    activation."""
-    return any(u.op == "call_function" and u.target in GATES for u in node.users)
+    """An activation whose output only scales other tensors (squeeze-excitation's sigmoid) is a
+    gate, not a layer's activation."""
+    return bool(node.users) and all(u.op == "call_function" and u.target in GATES
+                                    for u in node.users)
 
 
 def replace_activations(model: nn.Module, act: str, **act_kwargs: float) -> nn.Module:
     """A copy of `model` whose activations are swapbn's `act` (see swapbn.activations), e.g.
-    ReLU -> Tanh. Gates (an activation whose output multiplies another tensor, as in
+    ReLU -> Tanh. Gates (an activation whose output only multiplies other tensors, as in
     squeeze-excitation) keep their type; an activation module called at several sites is
     replaced once, so the sites keep sharing it."""
     gm = trace(copy.deepcopy(model))

@@ -7,6 +7,7 @@ a model fx cannot trace raises `TraceError` naming the failing call and the fall
 from __future__ import annotations
 
 import operator
+import traceback
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +51,11 @@ def trace(model: nn.Module) -> fx.GraphModule:
         graph = _Tracer().trace(model)
     except Exception as exc:  # fx raises TraceError, TypeError, RuntimeError, ... by call
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if "/torch/" not in f.filename.replace("\\", "/")]
+        if frames:  # the model's own line that fx stopped at
+            f = frames[-1]
+            first += f" (at {f.filename.rsplit('/', 1)[-1]}:{f.lineno}: {f.line})"
         raise TraceError(f"torch.fx cannot trace {type(model).__name__}: {first}; "
                          "pass points=[(act, output[, bound]), ...] by hand instead") from None
     return fx.GraphModule(model, graph, type(model).__name__)
