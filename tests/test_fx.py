@@ -228,3 +228,9 @@ def test_measure_command_on_a_torchvision_model_with_weights(tmp_path, capsys) -
     assert err.count("\n") == 1 and "bad.pt" in err
     assert main(["measure", "--arch", "torchvision:resnet18"]) == 2
     assert "--dataset" in capsys.readouterr().err
+
+
+def test_points_of_another_model_are_refused() -> None:
+    points = swapbn.find_points(_Convention())
+    with pytest.raises(ValueError, match="another model"):
+        measure(_Convention(), torch.randn(2, 3, 8, 8), points=points)

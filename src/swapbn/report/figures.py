@@ -387,12 +387,6 @@ def _fig04(gs: list[Group], path: Path) -> Path | None:
     return by_order(gs, ("skewness",), path, "Figure 4: layer skewness (activation output)")
 
 
-@figure("layer_skewness_sparsity_resnet")
-def _resnet_layers(gs: list[Group], path: Path) -> Path | None:
-    return by_order([g for g in gs if g.keys.get("act") == "tanh"], ("skewness", "sparsity"),
-                    path, "ResNet-18 Tanh: layer skewness and sparsity by order")
-
-
 @figure("fig05_accuracy_vs_skewness_nwdbn_beta")
 def _fig05(gs: list[Group], path: Path) -> Path | None:
     return accuracy_against(gs, "avg_skewness", "bn_beta_wd", path,
