@@ -12,6 +12,7 @@ import json
 import sys
 
 from ..errors import UsageError
+from ..models import TORCHVISION
 from ..training.compare import check_orders, compare, order_config, table
 from .train import add_training_arguments, apply_threads, config_from_args, describe
 
@@ -46,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     orders = check_orders([o.strip() for o in args.orders.split(",") if o.strip()])
     seeds = _ints(args.seeds, "--seeds")
+    if args.arch.startswith(TORCHVISION) and args.width == DEFAULTS["width"]:
+        args.width = 1.0  # the small default width is for swapbn's own models
     base = config_from_args(args, order="convention", seed=seeds[0])
     if args.dry_run:
         print(json.dumps({f"{o}-s{s}": order_config(base, o, s).to_dict()
