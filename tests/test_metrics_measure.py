@@ -203,8 +203,8 @@ def test_points_on_torchvision_blocks_and_a_swap_sequential():
         assert r["skewness"] == pytest.approx(e["skewness"], rel=1e-6)
     with pytest.raises(ValueError, match="no submodule"):
         measure(swap, x, points=[("1", "nope")])
-    with pytest.raises(ValueError, match=r"no swapbn blocks; pass points=activation_points\(model\)"):
-        measure(swap, x)
+    # Without points, a model with no swapbn blocks is measured at swapbn.find_points' sites.
+    assert measure(swap, x).to_dict()["layers"] == by_name["layers"]
 
 
 def test_channel_samples_are_seeded_bounded_and_round_trip(tmp_path):

@@ -124,3 +124,26 @@ def activation_points(model: nn.Module, types: tuple[type, ...] = (
     That is the convention order of torchvision / timm models (conv -> BN -> act).
     """
     return resolve_points(model, [m for m in model.modules() if isinstance(m, types)])
+
+
+class PointSet(list):
+    """Measurement points that live in an observed copy of a model (swapbn.fx.find_points):
+    `module` is an fx GraphModule that shares `source`'s submodules and parameters and holds
+    observer modules at the points, so a pass over `module` measures `source`."""
+
+    def __init__(self, points: Iterable[MeasurementPoint], module: nn.Module,
+                 source: nn.Module) -> None:
+        super().__init__(points)
+        self.module = module
+        self.source = source
+
+
+def points_module(model: nn.Module, points: Iterable | None) -> nn.Module:
+    """The module a pass must run for hooks on `points` to fire: the observed graph of a
+    PointSet found on `model`, else the model itself."""
+    if not isinstance(points, PointSet):
+        return model
+    if model is not points.source and model is not points.module:
+        raise ValueError("these points were found on another model; call find_points(model)")
+    points.module.training = points.source.training  # evaluating() restores this flag
+    return points.module

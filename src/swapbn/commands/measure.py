@@ -1,4 +1,6 @@
-"""`swapbn measure RUN_DIR`: saturation, skewness and sparsity of a trained run, per layer."""
+"""`swapbn measure RUN_DIR`: saturation, skewness and sparsity of a trained run, per layer;
+`swapbn measure --arch NAME --dataset D [--weights FILE]`: of a model without a run directory
+(e.g. torchvision:resnet18, untrained or with a state-dict file)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from pathlib import Path
 from ..data import load_dataset
 from ..errors import UsageError
 from ..metrics import ChannelSampler, format_table, measure
+from ..models import build_model
+from ..models.weights import load_weights
 from ..rundir import RunDir
 from ..training import resolve_device
 from ..training.config import DATA_SEED
@@ -17,7 +21,15 @@ HELP = "measure saturation, channel skewness and sparsity of a trained run, per 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `swapbn train`")
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", default=None,
+                   help="run directory written by `swapbn train` (or give --arch)")
+    g = p.add_argument_group("a model without a run directory")
+    g.add_argument("--arch", default=None, help="model name, e.g. torchvision:resnet18")
+    g.add_argument("--act", default="tanh", help="activation (default tanh)")
+    g.add_argument("--order", default="convention", help="convention (default) or swap")
+    g.add_argument("--dataset", default=None, help="data set whose test split is measured")
+    g.add_argument("--weights", default=None, metavar="FILE",
+                   help="state dict file of the model (default: untrained)")
     p.add_argument("--json", action="store_true", help="print the measure record as JSON")
     p.add_argument("--max-samples", type=int, default=None, metavar="N",
                    help="measure only the first N test images")
@@ -33,15 +45,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    run_dir = Path(args.run_dir)
+    run_dir = Path(args.run_dir) if args.run_dir is not None else None
     if args.max_samples is not None and args.max_samples < 1:
         raise UsageError(f"--max-samples must be at least 1, got {args.max_samples}")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     args.device = str(resolve_device(args.device))
-    run_record = RunDir(run_dir)
-    model = run_record.load_model(args.device)
-    config = run_record.config
+    if (args.run_dir is None) == (args.arch is None):
+        raise UsageError("give a run directory or --arch (with --dataset), not both")
+    if args.arch is not None:
+        model, config = _bare_model(args)
+    else:
+        run_record = RunDir(run_dir)
+        model = run_record.load_model(args.device)
+        config = run_record.config
     data = load_dataset(config.get("dataset", "digits"), args.data_root or config.get("data_root"),
                         train_subset=config.get("train_subset"),
                         val_split=config.get("val_images") or 0, seed=DATA_SEED)
@@ -56,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record, indent=2))
     else:
-        print(f"{run_dir}: {config['arch']} {config['act']} {config['order']}, "
+        print(f"{run_dir or 'model'}: {config['arch']} {config['act']} {config['order']}, "
               f"{record['samples']} {args.split} images")
         print(format_table(record))
     if args.figures is not None:
@@ -77,3 +94,18 @@ def run(args: argparse.Namespace) -> int:
             for p in paths:
                 print(f"wrote {p}")
     return 0
+
+
+def _bare_model(args: argparse.Namespace):
+    """The model named by --arch for --dataset's shape, with --weights loaded, and a config
+    that reads like a run's."""
+    if args.dataset is None:
+        raise UsageError("--arch needs --dataset (the data set to measure on)")
+    data = load_dataset(args.dataset, args.data_root, seed=DATA_SEED)
+    config = {"arch": args.arch, "act": args.act, "order": args.order, "dataset": args.dataset,
+              "data_root": args.data_root}
+    model = build_model(args.arch, num_classes=data.num_classes, act=args.act, order=args.order,
+                        in_channels=data.in_channels, image_size=data.image_size)
+    if args.weights is not None:
+        load_weights(model, args.weights)
+    return model.to(args.device), config

@@ -33,4 +33,5 @@ def run(args: argparse.Namespace) -> int:
                             width=args.width, in_channels=args.in_channels,
                             image_size=args.image_size)
         print(f"{name:<12} {count_parameters(model):>12,} {len(measurement_points(model)):>7}")
+    print("torchvision:NAME: any classification model of torchvision (README, Your own model)")
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..atomic import json_text
 from ..errors import DivergedError, UsageError
+from ..models import TORCHVISION
 from ..rundir import FinalRecord
 from ..training import train
 from ..training.config import DEFAULT_WIDTH, TrainConfig, parse_act_kwargs, parse_milestones
@@ -36,7 +37,7 @@ def add_training_arguments(p: argparse.ArgumentParser, *,
                    help="activation parameters, e.g. dx=0.5,dy=0.1 for shifted_tanh")
     g.add_argument("--width", type=float, default=None,
                    help=f"channel multiplier (default {DEFAULT_WIDTH:g}; 1, the paper's models, "
-                        "with --preset)")
+                        "with --preset or a torchvision: model)")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits",
                    help="digits, cifar10, cifar100, tinyimagenet, imagenet or folder")
@@ -100,7 +101,8 @@ def config_from_args(args: argparse.Namespace, *, order: str, seed: int) -> Trai
         data_root=args.data_root,
         act_kwargs=parse_act_kwargs(args.act_kwargs) if args.act_kwargs else None,
         train_subset=args.train_subset, val_images=args.val_images,
-        width=args.width if args.width is not None else (1.0 if args.preset else DEFAULT_WIDTH),
+        width=args.width if args.width is not None else (
+            1.0 if args.preset or args.arch.startswith(TORCHVISION) else DEFAULT_WIDTH),
         epochs=args.epochs, lr=args.lr,
         milestones=parse_milestones(args.milestones) if args.milestones is not None else None,
         momentum=args.momentum, wd=args.wd, bn_gamma_wd=args.bn_gamma_wd,

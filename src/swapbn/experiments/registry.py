@@ -75,6 +75,9 @@ class Experiment:
     claims: tuple[str, ...] = ()
     # Its figures, by file name (swapbn.report.figures.FIGURES).
     figures: tuple[str, ...] = ()
+    # TrainConfig values per scale name, over the scale's own (a model the scale's width and
+    # budget do not fit); `about` says them in words.
+    scale_overrides: dict = field(default_factory=dict)
 
 
 def _table1(scale: Scale) -> list[Variant]:
@@ -135,6 +138,37 @@ def _nobn(scale: Scale) -> list[Variant]:
             for order in ("convention", "nobn")]
 
 
+# Beyond the paper: torchvision's ResNet-18 (models/torchvision.py) with Tanh in both orders,
+# ReLU convention as the reference.
+RESNET = "torchvision:resnet18"
+# The asymmetric Tanh: tanh(x - 1) + 0.76 passes near 0 at 0 (tanh(1) = 0.7616) and saturates
+# at -0.24 and 1.76, an asymmetry like the one swap's BN-after-Tanh outputs show.
+SHIFTED_TANH = {"dx": -1.0, "dy": 0.76}
+# CPU budget of the two: about 10-15 minutes per sweep of three runs on one core.
+RESNET_CPU = {"width": 1.0, "train_subset": 5000, "epochs": 2, "milestones": []}
+SHIFTED_CPU = {"train_subset": 5000, "epochs": 3, "milestones": [2]}
+
+
+def _resnet(scale: Scale) -> list[Variant]:
+    return [Variant(f"{act}/{order}", {"arch": RESNET, "act": act, "order": order,
+                                       "dataset": scale.main_dataset},
+                    {"arch": RESNET, "act": act, "order": order})
+            for act, order in (("tanh", "convention"), ("tanh", "swap"), ("relu", "convention"))]
+
+
+def _shifted(scale: Scale) -> list[Variant]:
+    base = {"arch": "vgg16_11", "dataset": scale.main_dataset}
+    return [
+        Variant("shifted_tanh/convention", {**base, "act": "shifted_tanh", "order": "convention",
+                                            "act_kwargs": dict(SHIFTED_TANH)},
+                {"act": "shifted_tanh", "order": "convention"}),
+        Variant("tanh/convention", {**base, "act": "tanh", "order": "convention"},
+                {"act": "tanh", "order": "convention"}),
+        Variant("tanh/swap", {**base, "act": "tanh", "order": "swap"},
+                {"act": "tanh", "order": "swap"}),
+    ]
+
+
 def _datasets(scale: Scale) -> list[Variant]:
     return [Variant(dataset, {"arch": "vgg16", "act": "tanh", "order": "swap",
                               "dataset": dataset},
@@ -176,6 +210,16 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                figures=("fig10_nobn_layer_saturation_skewness",)),
     Experiment("datasets", "swap VGG16 Tanh per data set (layer skewness)", "Figure 9",
                _datasets, figures=("fig09_layer_skewness_by_dataset",)),
+    Experiment("resnet", "torchvision ResNet-18: Tanh convention against swap, ReLU convention "
+               "as reference (cpu scale: width 1, 5,000 training images, 2 epochs)",
+               "beyond the paper (README, Your own model)", _resnet,
+               claims=("resnet_orders",),
+               scale_overrides={"cpu": RESNET_CPU, "smoke": {"width": 1.0}}),
+    Experiment("shifted", "VGG16_11: asymmetric Tanh tanh(x - 1) + 0.76 in convention order "
+               "against Tanh convention and swap (cpu scale: 5,000 training images, 3 epochs)",
+               "beyond the paper (its later version's asymmetric Tanh)", _shifted,
+               claims=("shifted_asymmetry",),
+               scale_overrides={"cpu": SHIFTED_CPU}),
 )}
 
 
@@ -217,7 +261,8 @@ def plan(name: str, scale: Scale, *, grid: bool = False, seeds: tuple[int, ...] 
         dataset = variant.overrides.get("dataset", scale.main_dataset)
         points = grid_points(dataset) if grid else [None]
         for point in points:
-            config = {**scale.base, **experiment.extra, **variant.overrides}
+            config = {**scale.base, **experiment.extra,
+                      **experiment.scale_overrides.get(scale.name, {}), **variant.overrides}
             label = variant.label
             tags = {"experiment": name, "scale": scale.name, "setting": variant.label,
                     **variant.tags}

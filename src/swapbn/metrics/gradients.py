@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..points import resolve_points
+from ..fx import model_points
+from ..points import points_module, resolve_points
 from .batches import hooked, labelled_batches, model_device
 
 
@@ -51,7 +52,12 @@ def gradient_probes(model: nn.Module, data, *, batches: int = 4,
     """
     if batches < 1:
         raise ValueError(f"batches must be at least 1, got {batches}")
+    default = points is None
+    points = model_points(model) if default else points
+    run = points_module(model, points)  # the observed graph of find_points' points
     probes = resolve_points(model, points)
+    if default:  # found points without a weight layer (after a residual sum) have no probe
+        probes = [p for p in probes if p.weight is not None]
     if any(p.weight is None for p in probes):
         raise ValueError("gradient probes need points with a weight layer (swapbn blocks)")
     dev = torch.device(device) if device is not None else model_device(model)
@@ -74,7 +80,7 @@ def gradient_probes(model: nn.Module, data, *, batches: int = 4,
             for x, y in labelled_batches(data, batch_size=batch_size, max_batches=batches,
                                          device=dev):
                 model.zero_grad(set_to_none=True)
-                loss_fn(model(x), y).backward()
+                loss_fn(run(x), y).backward()
                 for p, s in zip(probes, stats, strict=True):
                     if p.weight.weight.grad is not None:
                         s[1].add(p.weight.weight.grad)

@@ -9,7 +9,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..points import MeasurementPoint, resolve_points
+from ..fx import model_points
+from ..points import MeasurementPoint, points_module, resolve_points
 from . import formulas
 from .batches import evaluating, hooked, input_batches
 from .moments import ChannelMoments, collective_device, release_scratch
@@ -141,10 +142,13 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
     it, are restored afterwards); forward hooks at the activation output and the block output
     feed mergeable per-channel statistics and are removed even if the pass fails. `data` is a
     DataLoader, an iterable of inputs or (inputs, labels), one input tensor or a swapbn data set
-    (its test split); `points` defaults to every swapbn block (see `resolve_points`).
+    (its test split); `points` defaults to every swapbn block (see `resolve_points`), or on
+    other models to `swapbn.fx.find_points`.
     `also` takes further hook sets (objects with `attach(points, handles)`, such as
     `ChannelSampler`) that ride along in the same pass instead of reading the data again.
     """
+    points = model_points(model) if points is None else points
+    run = points_module(model, points)  # the observed graph of find_points' points
     resolved = resolve_points(model, points)
     layers = []
     for p in resolved:
@@ -152,7 +156,7 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
         block = act if p.shared else ChannelMoments(moments=False)
         layers.append(LayerMeasurement(p.name, p.kind, p.bound, act, block))
     samples = 0
-    with evaluating(model, device) as dev, hooked([]) as handles:
+    with evaluating(run, device) as dev, hooked([]) as handles:
         for p, layer in zip(resolved, layers, strict=True):
             _attach(p, layer, handles)
         for extra in also:
@@ -160,7 +164,7 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
         try:
             for x in input_batches(data, batch_size=batch_size, max_samples=max_samples,
                                    device=dev):
-                model(x)
+                run(x)
                 samples += len(x)
         finally:
             release_scratch()

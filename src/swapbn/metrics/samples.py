@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_write
-from ..points import resolve_points
+from ..fx import model_points
+from ..points import points_module, resolve_points
 from .batches import evaluating, hooked, input_batches
 
 SITES = ("act", "block")
@@ -229,8 +230,10 @@ def channel_samples(model: nn.Module, data, *, channels: int | Sequence[int] = 4
     """
     sampler = ChannelSampler(channels=channels, max_values=max_values, seed=seed,
                              random_channels=random_channels)
-    with evaluating(model, device) as dev, hooked([]) as handles:
+    points = model_points(model) if points is None else points
+    run = points_module(model, points)  # the observed graph of find_points' points
+    with evaluating(run, device) as dev, hooked([]) as handles:
         sampler.attach(resolve_points(model, points), handles)
         for x in input_batches(data, batch_size=batch_size, max_samples=max_samples, device=dev):
-            model(x)
+            run(x)
     return sampler.result()

@@ -190,6 +190,29 @@ def _convention_nwdbn_swap(groups: list[Group]) -> list[Check]:
     ]
 
 
+@claims("resnet_orders")
+def _resnet_orders(groups: list[Group]) -> list[Check]:
+    conv, swap = find(groups, act="tanh", order="convention"), find(groups, act="tanh", order="swap")
+    return [greater(swap, conv, "test_acc", "ResNet-18 Tanh: swap test acc > convention"),
+            greater(swap, conv, "avg_skewness", "ResNet-18 Tanh: swap avg skewness > convention",
+                    digits=3),
+            greater(swap, conv, "avg_sparsity", "ResNet-18 Tanh: swap avg sparsity > convention",
+                    digits=3)]
+
+
+@claims("shifted_asymmetry")
+def _shifted_asymmetry(groups: list[Group]) -> list[Check]:
+    """Does asymmetry alone (a shifted Tanh in convention order) recover swap's gain and
+    skewness? Expected from swap's asymmetric outputs, not published."""
+    shifted = find(groups, act="shifted_tanh", order="convention")
+    conv, swap = find(groups, act="tanh", order="convention"), find(groups, act="tanh", order="swap")
+    return [greater(shifted, conv, "test_acc", "shifted Tanh convention test acc > Tanh convention"),
+            greater(shifted, conv, "avg_skewness",
+                    "shifted Tanh convention avg skewness > Tanh convention", digits=3),
+            greater(swap, conv, "test_acc", "Tanh swap test acc > Tanh convention"),
+            greater(swap, shifted, "test_acc", "Tanh swap test acc > shifted Tanh convention")]
+
+
 @claims("skewness_drives_accuracy")
 def _skewness_drives_accuracy(groups: list[Group]) -> list[Check]:
     return [

@@ -17,7 +17,7 @@ from ..activations import ACTIVATIONS, make_activation
 from ..blocks import ORDERS
 from ..data import DATASETS
 from ..errors import UsageError
-from ..models import MODELS, model_family
+from ..models import MODELS, TORCHVISION, check_model, model_family
 from ..presets import PRESET_DATASETS, paper_recipe
 
 PRESETS: tuple[str, ...] = ("paper",)
@@ -99,6 +99,19 @@ def parse_act_kwargs(text: str) -> dict[str, float]:
 def _choose(what: str, value: object, choices: tuple[str, ...] | list[str]) -> None:
     if value not in choices:
         raise UsageError(f"unknown {what} {value!r}; choose from {', '.join(choices)}")
+
+
+def _check_torchvision(config: TrainConfig) -> None:
+    """torchvision models (models/torchvision.py) have their own width and no nobn order."""
+    try:
+        check_model(config.arch)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if config.order == "nobn":
+        raise UsageError(f"{config.arch} runs in convention or swap order, not nobn")
+    if config.width != 1.0:
+        raise UsageError(f"{config.arch} has torchvision's width; --width applies to "
+                         "swapbn's own models")
 
 
 @dataclass
@@ -197,7 +210,10 @@ class TrainConfig:
         return out
 
     def check_names(self) -> None:
-        _choose("model", self.arch, list(MODELS))
+        if self.arch.startswith(TORCHVISION):
+            _check_torchvision(self)
+        else:
+            _choose("model", self.arch, list(MODELS))
         _choose("activation", self.act, list(ACTIVATIONS))
         _choose("order", self.order, ORDERS)
         _choose("data set", self.dataset, list(DATASETS))
