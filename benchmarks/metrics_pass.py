@@ -54,7 +54,7 @@ class Batches:
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> None:
         self.images, self.labels, self.batch_size = images, labels, batch_size
-        self.train = images
+        self.train = self.test = images
 
     def loader(self, split, batch_size, *, train, device, seed=0, drop_last=False):
         return list(zip(self.images.split(batch_size), self.labels.split(batch_size),
