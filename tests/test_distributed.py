@@ -63,7 +63,12 @@ def worker(rank: int, root: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{base / 'rendezvous'}", rank=rank,
                             world_size=WORLD)
     try:
-        train(config(), base / "sync", progress=False)
+        done = train(config(), base / "sync", progress=False)
+        # Opening the finished run again returns its record on every rank (rank 0 reads,
+        # the others receive), without training and without the ranks falling out of step.
+        again = train(config(), base / "sync", progress=False, resume=True)
+        if rank == 0:
+            (base / "reopened.json").write_text(json.dumps([done.to_dict(), again.to_dict()]))
         train(config(), base / "nosync", progress=False, ranks=Ranks.current(sync_bn=False))
         model = RunDir(base / "single").load_model()
         data = load_dataset("digits", train_subset=SUBSET, seed=DATA_SEED)
@@ -98,6 +103,11 @@ def assert_same_weights(a: Path, b: Path) -> None:
     assert wa.keys() == wb.keys()
     for key in wa:
         torch.testing.assert_close(wa[key], wb[key], **TOLERANCE, msg=key)
+
+
+def test_a_finished_two_rank_run_reopens_as_recorded(runs: Path) -> None:
+    done, again = json.loads((runs / "reopened.json").read_text())
+    assert done["status"] == "completed" and again == done
 
 
 def test_two_ranks_with_sync_bn_train_what_one_process_trains(runs: Path) -> None:

@@ -285,3 +285,21 @@ def test_one_point_type_for_blocks_and_named_modules():
 
 def test_measure_is_exported_from_the_package():
     assert swapbn.measure is measure
+
+
+def test_gradient_probes_see_the_input_gradient_of_an_in_place_activation():
+    """ReLU(inplace=True) overwrites its input: the probe must still record dL/d(input)."""
+    def net(inplace: bool) -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(inplace=inplace),
+                             nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+
+    torch.manual_seed(1)
+    x, y = torch.randn(8, 3, 8, 8), torch.randint(0, 2, (8,))
+    got = []
+    for inplace in (False, True):
+        m = net(inplace)
+        point = MeasurementPoint("0", "conv", 4, m[2], m[2], None, m[0])
+        got.append(gradient_probes(m, [(x, y)], batches=1, points=[point])["layers"][0])
+    assert got[1]["act_input_grad_abs_mean"] == pytest.approx(got[0]["act_input_grad_abs_mean"],
+                                                              rel=1e-6)

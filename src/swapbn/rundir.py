@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import atomic_write, json_text, write_json, write_text
+from .atomic import atomic_write, json_text, write_bytes, write_json, write_text
 from .errors import RecordError, RunBusy, UsageError
 from .metrics.samples import ChannelSamples
 from .models import build_model
@@ -114,15 +114,6 @@ def error_line(exc: BaseException) -> str:
     """`Type: first line of the message`, as final.json and sweep summaries show errors."""
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}"
-
-
-def read_json(path: Path) -> object | None:
-    """A JSON file's value, or None when it is missing or not valid JSON (half written by a
-    writer that is not atomic, or by hand)."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
 
 
 def read_record(path: Path, types: dict[str, tuple], required: tuple[str, ...] = ()) -> dict:
@@ -418,7 +409,7 @@ class RunDir:
             path = self.path / name
             if path.is_file() and path.read_bytes() == data:
                 continue
-            atomic_write(path, lambda tmp, data=data: Path(tmp).write_bytes(data))
+            write_bytes(path, data)
             written.append(name)
         return written
 

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                      stream=stream, tensorboard=args.tensorboard)
     from ..report.build import compare_figures  # matplotlib: only when the command runs
 
-    figures = [p.name for p in compare_figures(Path(args.out))]
+    figures = [p.name for p in compare_figures(Path(args.out), record)]
     if args.json:
         print(json.dumps(record, indent=2))
     elif not args.quiet:

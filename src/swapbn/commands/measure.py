@@ -54,14 +54,15 @@ def run(args: argparse.Namespace) -> int:
     if (args.run_dir is None) == (args.arch is None):
         raise UsageError("give a run directory or --arch (with --dataset), not both")
     if args.arch is not None:
-        model, config = _bare_model(args)
+        model, config, data = _bare_model(args)
     else:
         run_record = RunDir(run_dir)
         model = run_record.load_model(args.device)
         config = run_record.config
-    data = load_dataset(config.get("dataset", "digits"), args.data_root or config.get("data_root"),
-                        train_subset=config.get("train_subset"),
-                        val_split=config.get("val_images") or 0, seed=DATA_SEED)
+        data = load_dataset(config.get("dataset", "digits"),
+                            args.data_root or config.get("data_root"),
+                            train_subset=config.get("train_subset"),
+                            val_split=config.get("val_images") or 0, seed=DATA_SEED)
     if args.split == "val" and data.val is None:
         raise UsageError("the run has no validation split (val_split=0); use --split test")
     loader = data.loader(args.split, args.batch_size, train=False, device=args.device)
@@ -96,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bare_model(args: argparse.Namespace):
-    """The model named by --arch for --dataset's shape, with --weights loaded, and a config
-    that reads like a run's."""
+def _bare_model(args: argparse.Namespace) -> tuple:
+    """The model named by --arch for --dataset's shape, with --weights loaded, a config that
+    reads like a run's, and the data set (loaded once)."""
     if args.dataset is None:
         raise UsageError("--arch needs --dataset (the data set to measure on)")
     data = load_dataset(args.dataset, args.data_root, seed=DATA_SEED)
@@ -108,4 +109,4 @@ def _bare_model(args: argparse.Namespace):
                         in_channels=data.in_channels, image_size=data.image_size)
     if args.weights is not None:
         load_weights(model, args.weights)
-    return model.to(args.device), config
+    return model.to(args.device), config, data

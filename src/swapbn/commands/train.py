@@ -176,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
     Ranks(world=world).check_batch(config.batch_size)
     if launching:
         return launch(args.nproc_per_node, without_option(sys.argv[1:], "--nproc-per-node"))
-    args.quiet = args.quiet or os.environ.get("RANK", "0") != "0"  # rank 0 speaks for all
+    ranks = Ranks.from_env(device, sync_bn=args.sync_bn)
+    args.quiet = args.quiet or not ranks.leader  # rank 0 speaks for all
     apply_threads(args)
     for warning in config.warnings():
         print(f"swapbn train: warning: {warning}", file=sys.stderr)
@@ -185,10 +186,10 @@ def run(args: argparse.Namespace) -> int:
     stream = sys.stderr if args.json else sys.stdout
     if not args.quiet:
         print(f"{describe(config)} -> {out}", file=stream, flush=True)
-    ranks = Ranks.from_env(device, sync_bn=args.sync_bn)
     try:
         final = train(config, out, progress=not args.quiet, resume=args.resume,
-                      force=args.force, stream=stream, tensorboard=args.tensorboard, ranks=ranks)
+                      force=args.force, stream=stream, tensorboard=args.tensorboard, ranks=ranks,
+                      device=device)
     finally:
         ranks.close()
     if not ranks.leader:

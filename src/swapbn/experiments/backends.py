@@ -47,11 +47,9 @@ def run_local(jobs: list[dict], *, workers: int, on_result: OnResult) -> None:
                 job = futures[future]
                 try:
                     final = future.result()
-                except OSError as exc:
-                    if exc.errno in STOPS_SWEEP:
-                        raise
-                    final = _crashed(job, exc)
                 except Exception as exc:
+                    if isinstance(exc, OSError) and exc.errno in STOPS_SWEEP:
+                        raise
                     final = _crashed(job, exc)
                 on_result(job["run_id"], final)
         except (KeyboardInterrupt, OSError):

@@ -39,12 +39,9 @@ def run_one(job: dict) -> FinalRecord:
                      tensorboard=job.get("tensorboard"))
     except RunBusy as exc:  # another process runs it: nothing of ours to record there
         return FinalRecord.failed(exc)
-    except OSError as exc:
-        if exc.errno in STOPS_SWEEP:
-            raise  # a full disk fails every later run too: the sweep stops with one line
-        return record_failure(RunDir(job["out_dir"]), job["config"], exc,
-                              time.perf_counter() - started)
     except Exception as exc:  # recorded, and the sweep goes on
+        if isinstance(exc, OSError) and exc.errno in STOPS_SWEEP:
+            raise  # a full disk fails every later run too: the sweep stops with one line
         return record_failure(RunDir(job["out_dir"]), job["config"], exc,
                               time.perf_counter() - started)
     finally:

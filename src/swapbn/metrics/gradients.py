@@ -73,10 +73,12 @@ def gradient_probes(model: nn.Module, data, *, batches: int = 4,
                 handles.append(p.weight.register_forward_pre_hook(
                     lambda m, args, inp=inp: inp.add(args[0])))
 
-                def on_act(m, args, out, act_grad=act_grad):
+                # Before the call: an in-place activation (ReLU(inplace=True)) overwrites its
+                # input, and a hook registered afterwards would see the output's gradient.
+                def on_act(m, args, act_grad=act_grad):
                     if args[0].requires_grad:
                         args[0].register_hook(lambda g: act_grad.add(g))
-                handles.append(p.act.register_forward_hook(on_act))
+                handles.append(p.act.register_forward_pre_hook(on_act))
             for x, y in labelled_batches(data, batch_size=batch_size, max_batches=batches,
                                          device=dev):
                 model.zero_grad(set_to_none=True)

@@ -14,7 +14,7 @@ from ..training.compare import COMPARE
 from .aggregate import Group, group_runs
 from .directions import Check, directions
 from .figures import COMPARE_FIGURES, FIGURES
-from .runs import Run, find_runs
+from .runs import Run, find_runs, load_run
 from .tables import (
     markdown_directions,
     markdown_grid,
@@ -77,10 +77,17 @@ def experiment_figures(experiment: str, groups: list[Group], out: Path) -> list[
     return [p for p in paths if p is not None]
 
 
-def compare_figures(folder: Path) -> list[Path]:
-    """Draw the compare figures of the runs of a `swapbn compare` folder next to compare.md."""
-    groups = group_runs(find_runs(folder)).get(COMPARE, [])
-    return experiment_figures(COMPARE, groups, Path(folder))
+def compare_figures(folder: Path, record: dict) -> list[Path]:
+    """Draw the compare figures next to compare.md from the runs its record lists (one group
+    per order), so they show what compare.json and compare.md show."""
+    folder = Path(folder)
+    groups = []
+    for order in record["orders"]:
+        runs = [load_run(folder / r["dir"]) for r in record["runs"] if r["order"] == order]
+        runs = [r for r in runs if r is not None]
+        if runs:
+            groups.append(Group(COMPARE, order, order, runs))
+    return experiment_figures(COMPARE, groups, folder)
 
 
 def render_readme(root: Path, out: Path, runs: list[Run], sections: list[Section],

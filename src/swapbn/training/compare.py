@@ -43,7 +43,7 @@ def order_config(base: TrainConfig, order: str, seed: int) -> TrainConfig:
         config = base.replace(order="convention", nwdbn=True)
     else:
         config = base.replace(order=order)
-    tags = {**base.tags, "experiment": COMPARE, "variant": order, "compare": order}
+    tags = {**base.tags, "experiment": COMPARE, "variant": order}
     return config.replace(seed=seed, tags=tags).resolve()
 
 

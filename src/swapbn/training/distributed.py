@@ -149,6 +149,9 @@ class SharedRunDir(RunDir):
     def __init__(self, path: str | Path, ranks: Ranks) -> None:
         super().__init__(path)
         self.ranks = ranks
+        self.local = RunDir(path)  # rank 0's reads: a plain reader, whose own reads (final
+        # reads config and metrics) do not broadcast again
+
 
     def _shared(self, read):
         payload = [None]
@@ -165,24 +168,24 @@ class SharedRunDir(RunDir):
 
     @property
     def config(self) -> dict | None:
-        return self._shared(lambda: RunDir.config.fget(self))
+        return self._shared(lambda: self.local.config)
 
     @property
     def final(self):
-        return self._shared(lambda: RunDir.final.fget(self))
+        return self._shared(lambda: self.local.final)
 
     @property
     def has_checkpoint(self) -> bool:
-        return self._shared(lambda: RunDir.has_checkpoint.fget(self))
+        return self._shared(lambda: self.local.has_checkpoint)
 
     def metrics(self) -> list[dict]:
-        return self._shared(lambda: RunDir.metrics(self))
+        return self._shared(lambda: self.local.metrics())
 
     def present(self) -> list[str]:
-        return self._shared(lambda: RunDir.present(self))
+        return self._shared(lambda: self.local.present())
 
     def checkpoint(self, map_location="cpu") -> dict:
-        return self._shared(lambda: RunDir.checkpoint(self, "cpu"))
+        return self._shared(lambda: self.local.checkpoint("cpu"))
 
     def start(self, config: dict, lines: list[dict]) -> None:
         if self.ranks.leader:

@@ -64,8 +64,9 @@ def precision(device: torch.device, *, amp: bool, deterministic: bool) -> str:
 
 @contextmanager
 def backend_settings(device: torch.device, *, deterministic: bool):
-    """cudnn.benchmark and TF32 on CUDA unless `deterministic` (then deterministic kernels on
-    every device); the previous settings come back afterwards."""
+    """cudnn.benchmark and TF32 on CUDA unless `deterministic`; deterministic kernels on the
+    CPU always (same seed, same machine, same numbers) and on CUDA with `deterministic`; the
+    previous settings come back afterwards."""
     before = (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32,
               torch.backends.cuda.matmul.allow_tf32, torch.are_deterministic_algorithms_enabled())
     cuda = device.type == "cuda"
@@ -73,7 +74,7 @@ def backend_settings(device: torch.device, *, deterministic: bool):
         torch.backends.cudnn.benchmark = cuda and not deterministic
         torch.backends.cudnn.allow_tf32 = cuda and not deterministic
         torch.backends.cuda.matmul.allow_tf32 = cuda and not deterministic
-        if deterministic:
+        if deterministic or not cuda:
             torch.use_deterministic_algorithms(True, warn_only=True)
         yield
     finally:

@@ -29,7 +29,6 @@ from .fast import HOW_FIELDS, backend_settings, in_memory_format, precision, pre
 from .progress import Progress, epoch_text
 from .records import eval_batch_size, final_records, measure_record
 from .reproduce import (
-    deterministic,
     environment,
     epoch_seed,
     resolve_device,
@@ -115,8 +114,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     eval_bs = eval_batch_size(config.batch_size)
     status, error, extra = "completed", None, {}
     try:
-        with deterministic(device), backend_settings(device,
-                                                     deterministic=config.deterministic):
+        with backend_settings(device, deterministic=config.deterministic):
             for epoch in range(done + 1, config.epochs + 1):
                 t0 = time.perf_counter()
                 lr = optimizer.param_groups[0]["lr"]

@@ -6,7 +6,6 @@ holds every RNG state, so a resumed run ends with the numbers of an uninterrupte
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import random
 import subprocess
@@ -63,18 +62,6 @@ def set_rng_state(state: dict) -> None:
     random.setstate((3, tuple(state["python"]), state["python_gauss"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-@contextlib.contextmanager
-def deterministic(device: torch.device):
-    """Deterministic kernels on the CPU (same seed, same machine, same numbers)."""
-    before = torch.are_deterministic_algorithms_enabled()
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(before)
 
 
 def git_commit() -> str | None:
