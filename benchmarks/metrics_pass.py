@@ -1,13 +1,19 @@
-"""One-pass measure() against the paper's multi-pass algorithms and a plain evaluation pass;
-measure with the channel samples, and a run's whole final record (measure, channel samples,
-gradient probes), against the same plain evaluation.
+"""What measuring costs next to a plain evaluation: one-pass measure() (PyTorch's reductions and
+the fused, compiled ones), with the channel samples, and a run's whole final record (measure,
+channel samples, gradient probes), each against the same evaluation of the test split; and
+measure() against the paper's multi-pass algorithms on the first `--paper-images` images.
 
-All of them run on the same model and the same batches, interleaved over several rounds, and
-the ratios of their median times are printed (timings on a shared machine are noisy; the
-ratios are what to compare).
+By default the data are the real CIFAR-10 test split (the shared ../shared tarball, extracted
+once as benchmarks/data_pipeline.py does) read by swapbn's loader, and the model is in
+channels_last as a trained run leaves it; without the tarball, or with --data random, random
+CIFAR-shaped images stand in. Every method runs on the same model and batches, interleaved
+over several rounds, and the ratios of their fastest rounds are printed (on a shared machine
+other jobs only ever add time, so the fastest round is the least disturbed one; the median
+is printed beside it). The fused kernels are compiled before
+the rounds; their compile time is printed on its own.
 
-    python benchmarks/metrics_pass.py                     # random CIFAR-shaped data
-    python benchmarks/metrics_pass.py --images 4096 --threads 2
+    python benchmarks/metrics_pass.py                     # CIFAR-10 test split if present
+    python benchmarks/metrics_pass.py --data random --images 2048 --threads 2
 """
 
 from __future__ import annotations
@@ -23,11 +29,15 @@ from pathlib import Path
 import torch
 
 from swapbn import build_model
+from swapbn.data import load_dataset
 from swapbn.metrics import ChannelSampler, measure
 from swapbn.rundir import RunDir
+from swapbn.training.fast import in_memory_format
+from swapbn.training.loop import evaluate
 from swapbn.training.records import CHANNELS_PER_LAYER, VALUES_PER_CHANNEL, final_records
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from data_pipeline import TARBALL, default_root  # noqa: E402
 from results import record  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,29 +52,25 @@ def paper_algorithms():
     return module.paper_metrics
 
 
-def plain_eval(model, batches) -> None:
-    model.eval()
-    with torch.no_grad():
-        for x in batches:
-            model(x)
+class RandomImages:
+    """The part of a swapbn data set the benchmark reads, over fixed random images."""
 
-
-class Batches:
-    """The part of a swapbn data set final_records reads: loaders over fixed random batches."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> None:
-        self.images, self.labels, self.batch_size = images, labels, batch_size
-        self.train = self.test = images
+    def __init__(self, images: int) -> None:
+        self.train = self.test = torch.randn(images, 3, 32, 32)
+        self.labels = torch.randint(0, 10, (images,))
 
     def loader(self, split, batch_size, *, train, device, seed=0, drop_last=False):
-        return list(zip(self.images.split(batch_size), self.labels.split(batch_size),
+        return list(zip(self.test.split(batch_size), self.labels.split(batch_size),
                         strict=True))
 
 
-def with_samples(model, batches) -> None:
-    sampler = ChannelSampler(channels=CHANNELS_PER_LAYER, max_values=VALUES_PER_CHANNEL)
-    measure(model, batches, also=(sampler,))
-    sampler.result()
+def trained_like(model: torch.nn.Module) -> None:
+    """BN statistics of a trained model rather than the identity."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.05, 0.5)
 
 
 def main() -> None:
@@ -73,9 +79,15 @@ def main() -> None:
     p.add_argument("--act", default="tanh")
     p.add_argument("--order", default="swap")
     p.add_argument("--width", type=float, default=0.25)
-    p.add_argument("--images", type=int, default=2048)
+    p.add_argument("--data", choices=("cifar10", "random"), default=None,
+                   help="cifar10 (the default when the shared tarball is there) or random")
+    p.add_argument("--images", type=int, default=None,
+                   help="test images (default: the whole CIFAR-10 test split, 2048 random)")
+    p.add_argument("--paper-images", type=int, default=1024,
+                   help="images for the paper's multi-pass algorithms (default 1024)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--nchw", action="store_true", help="the model in NCHW, not channels_last")
     p.add_argument("--train-batch-size", type=int, default=64,
                    help="the run's batch size: the final record's gradient probes take 4 "
                         "training batches (default 64, the small-run default)")
@@ -83,54 +95,83 @@ def main() -> None:
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    kind = args.data or ("cifar10" if TARBALL.is_file() else "random")
+    if kind == "cifar10":
+        data = load_dataset("cifar10", default_root())
+        if args.images:
+            data.test = data.test.subset(torch.arange(args.images))
+    else:
+        data = RandomImages(args.images or 2048)
     torch.manual_seed(0)
     model = build_model(args.arch, num_classes=10, act=args.act, order=args.order,
                         width=args.width)
-    with torch.no_grad():  # BN statistics of a trained model rather than the identity
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.running_mean.uniform_(-0.3, 0.3)
-                m.running_var.uniform_(0.05, 0.5)
-    batches = list(torch.randn(args.images, 3, 32, 32).split(args.batch_size))
+    trained_like(model)
+    if not args.nchw:
+        model.to(memory_format=torch.channels_last)
+    cpu = torch.device("cpu")
+    loader = data.loader("test", args.batch_size, train=False, device=cpu)
+    first = [x for x, _ in loader][: -(-args.paper_images // args.batch_size)]
     paper_metrics = paper_algorithms()
-    images = torch.cat(batches)
-    data = Batches(images, torch.randint(0, 10, (len(images),)), args.batch_size)
     folder = tempfile.TemporaryDirectory()
     run = RunDir(folder.name)
+
+    def plain_eval() -> None:
+        evaluate(model, in_memory_format(loader, not args.nchw), cpu, False)
+
+    def with_samples(fused: bool) -> None:
+        sampler = ChannelSampler(channels=CHANNELS_PER_LAYER, max_values=VALUES_PER_CHANNEL)
+        measure(model, loader, also=(sampler,), fused=fused)
+        sampler.result()
+
+    def final(fused: bool) -> None:
+        final_records(model, data, cpu, args.train_batch_size, 0, run, fused=fused)
+
     methods = {
-        "plain eval": lambda: plain_eval(model, batches),
-        "measure (one pass)": lambda: measure(model, batches),
-        "measure + samples": lambda: with_samples(model, batches),
-        "final record": lambda: final_records(model, data, torch.device("cpu"),
-                                              args.train_batch_size, 0, run),
-        "paper (multi-pass)": lambda: paper_metrics(model, batches),
-        "paper, float32": lambda: paper_metrics(model, batches, torch.float32),
+        "plain eval": plain_eval,
+        "measure": lambda: measure(model, loader),
+        "measure, fused": lambda: measure(model, loader, fused=True),
+        "measure + samples": lambda: with_samples(False),
+        "measure + samples, fused": lambda: with_samples(True),
+        "final record": lambda: final(False),
+        "final record, fused": lambda: final(True),
+        "measure, first images": lambda: measure(model, first),
+        "paper (multi-pass)": lambda: paper_metrics(model, first),
+        "paper, float32": lambda: paper_metrics(model, first, torch.float32),
     }
-    plain_eval(model, batches[:1])  # warm-up
+    start = time.perf_counter()
+    measure(model, first[:2], fused=True)  # compiles the fused kernels
+    compile_s = time.perf_counter() - start
+    plain_eval()  # warm-up
     times: dict[str, list[float]] = {k: [] for k in methods}
     for _ in range(args.rounds):
         for name, fn in methods.items():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"{args.arch} width {args.width} {args.act} {args.order}, {args.images} images of "
-          f"3x32x32, batch {args.batch_size}, {torch.get_num_threads()} threads, "
-          f"median of {args.rounds} rounds")
+    med = {k: min(v) for k, v in times.items()}
+    images = len(data.test)
+    layout = "NCHW" if args.nchw else "channels_last"
+    print(f"{args.arch} width {args.width} {args.act} {args.order} ({layout}), {images} {kind} "
+          f"test images, batch {args.batch_size}, {torch.get_num_threads()} threads, fastest "
+          f"of {args.rounds} rounds; the paper's algorithms on the first {args.paper_images}")
+    print(f"  fused kernels compiled in {compile_s:.1f} s (once per process)")
     for name, t in med.items():
-        print(f"  {name:<20} {t:8.2f} s   {args.images / t:8.0f} images/s")
+        print(f"  {name:<26} {t:8.2f} s   (median {statistics.median(times[name]):.2f} s)")
     plain = med["plain eval"]
     ratios = {
-        "measure / plain eval": med["measure (one pass)"] / plain,
+        "measure / plain eval": med["measure"] / plain,
+        "measure, fused / plain eval": med["measure, fused"] / plain,
         "measure + samples / plain eval": med["measure + samples"] / plain,
+        "measure + samples, fused / plain eval": med["measure + samples, fused"] / plain,
         "final record / plain eval": med["final record"] / plain,
-        "paper (float64) / measure": med["paper (multi-pass)"] / med["measure (one pass)"],
-        "paper (float32) / measure": med["paper, float32"] / med["measure (one pass)"],
+        "final record, fused / plain eval": med["final record, fused"] / plain,
+        "paper (float64) / measure": med["paper (multi-pass)"] / med["measure, first images"],
+        "paper (float32) / measure": med["paper, float32"] / med["measure, first images"],
     }
     for name, ratio in ratios.items():
-        print(f"  {name:<32} {ratio:.2f}x")
-    record(f"metrics_pass: {args.arch} width {args.width}, {args.images} random 32x32 images",
-           ratios)
+        print(f"  {name:<40} {ratio:.2f}x")
+    record(f"metrics_pass: {args.arch} width {args.width} {layout}, {images} {kind} test "
+           f"images (fused kernels compiled in {compile_s:.0f} s)", ratios)
     folder.cleanup()
 
 

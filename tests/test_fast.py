@@ -127,12 +127,13 @@ def test_cuda_amp_run_records_bf16(tmp_path):
 
 @pytest.mark.cuda
 @needs_cuda
-def test_cuda_measure_equals_cpu_measure():
+@pytest.mark.parametrize("fused", [False, True])
+def test_cuda_measure_equals_cpu_measure(fused):
     model, _ = model_pair(False)
     x = torch.randn(64, 3, 16, 16, generator=torch.Generator().manual_seed(2))
     with backend_settings(torch.device("cuda"), deterministic=True):
         on_cpu = measure(model, x, batch_size=32).to_dict()
-        on_gpu = measure(model, x, batch_size=32, device="cuda").to_dict()
+        on_gpu = measure(model, x, batch_size=32, device="cuda", fused=fused).to_dict()
     for key in ("avg_saturation", "avg_skewness", "avg_sparsity"):
         assert on_gpu[key] == pytest.approx(on_cpu[key], rel=1e-5, abs=1e-7)
     assert next(model.parameters()).device.type == "cpu"  # measure put it back

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import scipy.stats
 import torch
 from torch import nn
@@ -26,9 +27,14 @@ def sampled_positions(seed: int, length: int, size: int, batches: list[int]) -> 
     return kept[: min(length, size)]
 
 
-def test_reservoir_keeps_a_uniform_sample_without_replacement():
+@pytest.mark.parametrize("batches", [
+    [7, 1, 20, 2, 30],  # the first batch fills the sample and goes on; uneven, short batches
+    [2, 3, 9, 46],  # a batch that finishes filling a part-filled sample and goes on
+    [6, 4, 50],  # the sample filled exactly, then Algorithm L
+    [1] * 60,  # one value at a time
+])
+def test_reservoir_keeps_a_uniform_sample_without_replacement(batches):
     length, size, trials = 60, 6, 3000
-    batches = [7, 1, 20, 2, 30]  # uneven batches, and batches shorter than the sample
     hits = np.zeros(length)
     pairs = 0
     for seed in range(trials):

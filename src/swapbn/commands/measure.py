@@ -42,6 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="images per forward pass (default %(default)s)")
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
                    help="where the model runs (default %(default)s)")
+    p.add_argument("--fused", action="store_true",
+                   help="reduce each batch with one compiled kernel (torch.compile): a few "
+                        "seconds of compilation, then about the cost of an evaluation; pays "
+                        "off on long passes (docs/speed.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     # --figures: the channel samples ride along in the measuring pass.
     sampler = ChannelSampler() if args.figures is not None else None
     result = measure(model, loader, device=args.device, max_samples=args.max_samples,
-                     also=(sampler,) if sampler is not None else ())
+                     also=(sampler,) if sampler is not None else (), fused=args.fused)
     record = result.to_dict()
     if args.json:
         print(json.dumps(record, indent=2))

@@ -118,14 +118,15 @@ def _kind(x: torch.Tensor) -> str:
     return "conv" if x.dim() >= 3 else "fc"
 
 
-def _attach(point: MeasurementPoint, layer: LayerMeasurement, handles: list) -> None:
+def _attach(point: MeasurementPoint, layer: LayerMeasurement, handles: list,
+            fused: bool) -> None:
     def on_act(module, inputs, output):
         if layer.kind is None:
             layer.kind = _kind(output)
-        layer.act.update(output)
+        layer.act.update(output, fused=fused)
 
     def on_output(module, inputs, output):
-        layer.block.update(output)  # returns nothing: a hook's return value replaces the output
+        layer.block.update(output, fused=fused)  # returns nothing: a hook's return value replaces the output
 
     handles.append(point.act.register_forward_hook(on_act))
     if not point.shared:
@@ -134,7 +135,7 @@ def _attach(point: MeasurementPoint, layer: LayerMeasurement, handles: list) -> 
 
 def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
             max_samples: int | None = None, points: Iterable | None = None,
-            batch_size: int = 256, also: Iterable = ()) -> Measurement:
+            batch_size: int = 256, also: Iterable = (), fused: bool = False) -> Measurement:
     """Saturation, channel skewness and sparsity of every layer in one pass (paper eqs. 1-2, 4
     and Section 5.2).
 
@@ -146,6 +147,9 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
     other models to `swapbn.fx.find_points`.
     `also` takes further hook sets (objects with `attach(points, handles)`, such as
     `ChannelSampler`) that ride along in the same pass instead of reading the data again.
+    `fused=True` reduces each batch with one compiled kernel (see `ChannelMoments.update`):
+    a few seconds of compilation per process buy a pass close to a plain evaluation's cost
+    (docs/speed.md has the measured break-even).
     """
     points = model_points(model) if points is None else points
     run = points_module(model, points)  # the observed graph of find_points' points
@@ -158,7 +162,7 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
     samples = 0
     with evaluating(run, device) as dev, hooked([]) as handles:
         for p, layer in zip(resolved, layers, strict=True):
-            _attach(p, layer, handles)
+            _attach(p, layer, handles, fused)
         for extra in also:
             extra.attach(resolved, handles)
         try:

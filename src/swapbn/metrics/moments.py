@@ -7,21 +7,23 @@ sum and maximum of absolute values. Those merge exactly with the pairwise update
 formulas of Chan et al. (1979) and Pebay (2008), so batches, processes and
 data-parallel ranks can each keep their own and combine them at the end.
 
-Each batch is reduced on its own device. Float64 inputs are reduced in float64. Lower
-precision inputs are reduced in float32 around a per-channel shift (the batch mean: it depends
-on nothing but the batch, so the statistics of a sharded pass equal one process's), so
-`x - shift` is exact or correctly rounded relative to the spread, not to the offset;
-partial sums run over at most one spatial map in float32 and everything after that is
-float64. That keeps a float32 channel sitting at 0.999 with a spread of 1e-3 within about
-1e-8 of the float64 two-pass answer (the tests ask 1e-6) while running at float32 speed, where
-the textbook power sums E[x^3] - 3 mu E[x^2] + 2 mu^3 lose every digit. Tensors with fewer
-than 16 values per map (fully connected outputs) are reduced in float64 throughout.
+Each batch is reduced on its own device, around a per-channel shift (the mean of the batch's
+first eighth: it depends on nothing but the batch, so the statistics of a sharded pass equal
+one process's), so `x - shift` is exact or correctly rounded relative to the spread, not to
+the offset. By default PyTorch's own reductions do the work: float32 maps are summed one map
+at a time in float32 and everything after that is float64, which keeps a float32 channel
+sitting at 0.999 with a spread of 1e-3 within about 1e-8 of the float64 two-pass answer (the
+tests ask 1e-6) where the textbook power sums E[x^3] - 3 mu E[x^2] + 2 mu^3 lose every digit;
+tensors with fewer than 16 values per map (fully connected outputs) are reduced in float64
+throughout. With `fused=True` one kernel compiled by torch.compile reads each batch once and
+sums in float64 (docs/speed.md: when that pays off).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import warnings
 
 import torch
 import torch.distributed as dist
@@ -76,9 +78,15 @@ class ChannelMoments:
         """Statistics of one tensor."""
         return cls(moments=moments).update(x, channel_dim)
 
-    def update(self, x: torch.Tensor, channel_dim: int = 1) -> ChannelMoments:
-        """Add every value of x (channels along `channel_dim`) and return self."""
-        batch = _batch_stats(x.detach(), channel_dim, self.moments)
+    def update(self, x: torch.Tensor, channel_dim: int = 1, *,
+               fused: bool = False) -> ChannelMoments:
+        """Add every value of x (channels along `channel_dim`) and return self.
+
+        `fused=True` reduces the batch with one compiled kernel in float64 (torch.compile;
+        seconds to compile once per process, then one read of the batch instead of nine);
+        without a working compiler it falls back to the default reductions, with a warning.
+        """
+        batch = _batch_stats(x.detach(), channel_dim, self.moments, fused)
         if batch is not None:
             self.merge(batch)
         return self
@@ -224,8 +232,9 @@ def collective_device(group=None, device: torch.device | None = None) -> torch.d
 _LOCAL = threading.local()
 
 
-def _scratch(like: torch.Tensor, slot: int) -> torch.Tensor:
-    """A reusable buffer shaped like `like` (slot 0 or 1).
+def _scratch(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
+             slot: int) -> torch.Tensor:
+    """A reusable contiguous buffer of `shape` (slot 0 or 1).
 
     Each statistic needs an elementwise temporary the size of the batch; on the CPU a fresh
     allocation of that size costs page faults that outweigh the arithmetic, so hooks share
@@ -233,13 +242,13 @@ def _scratch(like: torch.Tensor, slot: int) -> torch.Tensor:
     in threads).
     """
     cache = _LOCAL.__dict__.setdefault("scratch", {})
-    key = (like.device, like.dtype)
-    n = like.numel()
+    key = (device, dtype)
+    n = math.prod(shape)
     buf = cache.get(key)
     if buf is None or buf.shape[1] < n:
-        buf = torch.empty((2, n), dtype=like.dtype, device=like.device)
+        buf = torch.empty((2, n), dtype=dtype, device=device)
         cache[key] = buf
-    return buf[slot, :n].view(like.shape)
+    return buf[slot, :n].view(shape)
 
 
 def release_scratch() -> None:
@@ -247,8 +256,109 @@ def release_scratch() -> None:
     _LOCAL.__dict__.pop("scratch", None)
 
 
-def _batch_stats(x: torch.Tensor, channel_dim: int, moments: bool) -> ChannelMoments | None:
-    """Statistics of one batch, reduced on its device (two passes: shift, then centred sums)."""
+def _shift(xs: torch.Tensor) -> torch.Tensor:
+    """(1, C, 1) float64 centre of each channel: the mean of the batch's first eighth.
+
+    Any value near the channel's mean makes the centred sums exact relative to the spread;
+    an eighth of the batch is enough for that, and it depends on nothing but the batch, so a
+    sharded pass centres its batches as one process would.
+    """
+    return xs[: -(-xs.shape[0] // 8)].mean(dim=(0, 2), keepdim=True, dtype=torch.float64)
+
+
+def _eager_sums(xs: torch.Tensor, moments: bool) -> dict[str, torch.Tensor]:
+    """Per-channel sums of one (A, C, B) batch with PyTorch's own reductions.
+
+    Float32 maps of 16+ values are reduced map by map in float32 (partial sums over one map,
+    then float64), everything else in float64: nine passes over the batch, three of them
+    writing (|x| and its sum, min, max, d = x - shift with its sum and its sum of squares
+    as a norm, d^3 and its sum).
+    """
+    a, c, b = xs.shape
+    dtype = torch.float64 if (xs.dtype == torch.float64 or b < 16) else torch.float32
+    if xs.dtype != dtype or not xs.is_contiguous():
+        # one copy into NCHW order: min and max over a strided (channels_last) map run
+        # several times slower than the copy on the CPU
+        xs = _scratch((a, c, b), dtype, xs.device, 1).copy_(xs)
+
+    def total(partial: torch.Tensor) -> torch.Tensor:
+        """Sum an (A, C) array of per-map partial sums in float64."""
+        return partial.to(torch.float64).sum(0)
+
+    work = _scratch((a, c, b), dtype, xs.device, 0)
+    torch.abs(xs, out=work)
+    out = {"sum_abs": total(work.sum(2))}
+    if not moments:
+        out["max_abs"] = work.amax(dim=2).amax(0).to(torch.float64)
+        return out
+    out["min"] = xs.amin(dim=2).amin(0).to(torch.float64)
+    out["max"] = xs.amax(dim=2).amax(0).to(torch.float64)
+    shift = _shift(xs).to(dtype)
+    d = torch.sub(xs, shift, out=work)
+    out["shift"] = shift.view(c).to(torch.float64)
+    out["s1"] = total(d.sum(2))
+    # vector_norm(ord=2) squares and sums in one pass, as accurately as a plain sum
+    out["s2"] = torch.linalg.vector_norm(d, 2, dim=2).to(torch.float64).square().sum(0)
+    out["s3"] = total(d.pow_(3).sum(2))
+    return out
+
+
+def _fused_moments(xs: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The sums of `_eager_sums` in float64, written for torch.compile to fuse into one read
+    of the batch (and one of its first eighth, for the shift)."""
+    shift = xs[: (xs.shape[0] + 7) // 8].to(torch.float64).mean(dim=(0, 2), keepdim=True)
+    x = xs.to(torch.float64)
+    d = x - shift
+    d2 = d * d
+    return {"sum_abs": x.abs().sum((0, 2)), "min": xs.amin((0, 2)), "max": xs.amax((0, 2)),
+            "s1": d.sum((0, 2)), "s2": d2.sum((0, 2)), "s3": (d2 * d).sum((0, 2)),
+            "shift": shift}  # (1, C, 1): flattening it here makes inductor's loop 1.8x slower
+
+
+def _fused_abs(xs: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Sum and maximum of |x| (all that sparsity needs), fused in the same way."""
+    ax = xs.abs()
+    return {"sum_abs": ax.to(torch.float64).sum((0, 2)), "max_abs": ax.amax((0, 2))}
+
+
+class _Fused:
+    """`_fused_moments` and `_fused_abs` compiled on first use; PyTorch's eager reductions
+    wherever they cannot run (no C++ compiler, a compile error: said once; a thread other
+    than the main one; a single image, which would compile a kernel of its own)."""
+
+    def __init__(self) -> None:
+        self.kernels: dict[bool, object] = {}
+        self.broken: str | None = None
+
+    def usable(self, xs: torch.Tensor) -> bool:
+        return (self.broken is None and xs.shape[0] > 1
+                and threading.current_thread() is threading.main_thread())
+
+    def __call__(self, xs: torch.Tensor, moments: bool) -> dict[str, torch.Tensor]:
+        if moments not in self.kernels:
+            self.kernels[moments] = torch.compile(_fused_moments if moments else _fused_abs,
+                                                  dynamic=True)
+        try:
+            out = self.kernels[moments](xs)
+        except Exception as exc:  # noqa: BLE001 - any compiler failure falls back to eager
+            self.broken = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
+            warnings.warn(f"fused statistics are not available here ({self.broken}); "
+                          "measuring with PyTorch's eager reductions", stacklevel=2)
+            return _eager_sums(xs, moments)
+        for key in ("min", "max", "max_abs"):
+            if key in out:
+                out[key] = out[key].to(torch.float64)
+        if "shift" in out:
+            out["shift"] = out["shift"].view(-1)
+        return out
+
+
+_FUSED = _Fused()
+
+
+def _batch_stats(x: torch.Tensor, channel_dim: int, moments: bool,
+                 fused: bool = False) -> ChannelMoments | None:
+    """Statistics of one batch, reduced on its device around a shift (see the module text)."""
     xs = _view3(x, channel_dim)
     a, c, b = xs.shape
     n = a * b
@@ -256,36 +366,18 @@ def _batch_stats(x: torch.Tensor, channel_dim: int, moments: bool) -> ChannelMom
         return None
     if not xs.is_floating_point():
         xs = xs.to(torch.float64)
-    # float32 elementwise work is only safe with spatial partial sums; small tensors
-    # (fully connected outputs) and float64 inputs are reduced in float64 throughout.
-    dtype = torch.float64 if (xs.dtype == torch.float64 or b < 16) else torch.float32
-    xs = xs.to(dtype)
+    sums = _FUSED(xs, moments) if fused and _FUSED.usable(xs) else _eager_sums(xs, moments)
     out = ChannelMoments(moments=moments)
     out.count, out.channels = n, c
-
-    def total(partial: torch.Tensor) -> torch.Tensor:
-        """Sum an (A, C) array of per-map partial sums in float64."""
-        return partial.to(torch.float64).sum(0)
-
-    work = _scratch(xs, 0)
-    # torch.linalg.vector_norm accumulates float32 less accurately than sum (~1e-7 relative),
-    # so |x| and d^2 go through plain sums.
-    torch.abs(xs, out=work)
-    out.sum_abs = total(work.sum(2))
+    out.sum_abs = sums["sum_abs"]
     if not moments:
-        out.max_abs = work.amax(dim=(0, 2)).to(torch.float64)
+        out.max_abs = sums["max_abs"]
         return out
-    shift = xs.mean(dim=(0, 2), keepdim=True)
-    d = torch.sub(xs, shift, out=work)
-    s1 = total(d.sum(2))
-    d2 = torch.mul(d, d, out=_scratch(xs, 1))
-    s2 = total(d2.sum(2))
-    s3 = total(d2.mul_(d).sum(2))
+    s1, s2, s3 = sums["s1"], sums["s2"], sums["s3"]
     mean_d = s1 / n
-    out.mean = shift.view(c).to(torch.float64) + mean_d
+    out.mean = sums["shift"] + mean_d
     out.m2 = s2 - s1 * mean_d
     out.m3 = s3 - 3.0 * mean_d * s2 + 2.0 * n * mean_d ** 3
-    out.min = xs.amin(dim=(0, 2)).to(torch.float64)
-    out.max = xs.amax(dim=(0, 2)).to(torch.float64)
+    out.min, out.max = sums["min"], sums["max"]
     out.max_abs = torch.maximum(-out.min, out.max)
     return out

@@ -29,12 +29,17 @@ SITES = ("act", "block")
 class SkipReservoir:
     """Uniform samples without replacement of at most `size` values from each of R streams.
 
-    Li's Algorithm L (ACM TOMS 20(4), 1994): once the first `size` values fill a sample, the
-    position of the next value to enter it follows from a random skip, so the work grows with
-    the number of replacements (about size * ln(n / size)), not with the n values seen. The
-    skips and the slots they replace are drawn on the host from a seeded NumPy generator,
-    vectorised in chunks (log W is a cumulative sum), and each batch costs one gather and one
-    indexed write of the chosen values on their own device: no host sync, no key per value.
+    Li's Algorithm L (ACM TOMS 20(4), 1994): once `size` values fill a sample, the position
+    of the next value to enter it follows from a random skip, so the work grows with the
+    number of replacements (about size * ln(n / size)), not with the n values seen. In the
+    random-key view of reservoir sampling (keep the `size` smallest of n uniform keys), the
+    kept set is a uniform subset independent of W, the largest kept key, which follows
+    Beta(size, n - size + 1); so a batch that carries a stream past `size` takes a uniform
+    subset of everything so far in one draw and starts Algorithm L from that W, instead of
+    replaying the thousands of replacements a first large batch would need. Skips and slots
+    are drawn on the host from a seeded NumPy generator, vectorised in chunks (log W is a
+    cumulative sum), and each batch costs one gather and one indexed write of the chosen
+    values on their own device: no host sync, no key per value.
     """
 
     CHUNK = 256  # fewest replacements drawn at once
@@ -44,14 +49,15 @@ class SkipReservoir:
         self.rows, self.size, self.rng = rows, size, rng
         self.seen = np.zeros(rows, dtype=np.int64)  # values of each stream so far
         self.values: torch.Tensor | None = None  # (rows, size) float32 on the batch's device
-        self._log_w = np.zeros(rows)  # log W of Algorithm L, per stream
-        self._last = np.full(rows, size - 1, dtype=np.int64)  # last drawn replacement position
+        self._log_w = np.zeros(rows)  # log W for the next skip, per stream (set once full)
+        self._last = np.zeros(rows, dtype=np.int64)  # last drawn replacement position
         self._pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(rows)]
 
     def _draw(self, row: int, count: int) -> None:
         """Append `count` further (position, slot) replacements of stream `row`."""
         k = self.size
-        log_w = self._log_w[row] + np.cumsum(np.log(self.rng.random(count)) / k)
+        steps = np.log(self.rng.random(count)) / k  # W <- W * U^(1/k) after each replacement
+        log_w = self._log_w[row] + np.concatenate(([0.0], np.cumsum(steps[:-1])))
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             skip = np.floor(np.log(self.rng.random(count)) / np.log1p(-np.exp(log_w)))
         skip[~(skip < self._FAR)] = self._FAR  # inf or NaN once W underflows
@@ -59,8 +65,17 @@ class SkipReservoir:
         positions = (self._last[row] + np.cumsum(skip + 1.0)).clip(max=self._FAR)
         positions = positions.astype(np.int64)
         slots = self.rng.integers(0, k, count)
-        self._log_w[row], self._last[row] = log_w[-1], positions[-1]
+        self._log_w[row], self._last[row] = log_w[-1] + steps[-1], positions[-1]
         self._pending[row].append((positions, slots))
+
+    def _jump(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """A stream that held start < size values reaches end > size: a uniform `size`-subset
+        of 0..end-1 (values already kept keep their slots; slot == position below size)."""
+        k = self.size
+        chosen = np.sort(self.rng.choice(end, k, replace=False))
+        stay = chosen[chosen < start]
+        free = np.setdiff1d(np.arange(k), stay, assume_unique=True)
+        return chosen[chosen >= start], free
 
     def take(self, row: int, count: int) -> tuple[np.ndarray, np.ndarray]:
         """(positions within the next `count` values of stream `row`, slots they go to), with
@@ -68,25 +83,34 @@ class SkipReservoir:
         start = int(self.seen[row])
         end = start + count
         self.seen[row] = end
-        filled = np.arange(start, min(end, self.size))
-        pos, slot = [filled], [filled]  # the first `size` values fill the sample in order
-        if end > self.size:
-            while self._last[row] < end:  # about size * ln(end / start) replacements
-                expected = self.size * math.log(end / max(self._last[row] + 1, self.size))
-                self._draw(row, max(self.CHUNK, int(1.1 * expected) + 64))
-            pending = self._pending[row]
-            while pending:
-                p, s = pending[0]
-                keep = p < end
-                pos.append(p[keep])
-                slot.append(s[keep])
-                if keep.all():
-                    pending.pop(0)
-                else:
-                    pending[0] = (p[~keep], s[~keep])
-                    break
+        k = self.size
+        if start < k:
+            if end <= k:  # the first `size` values fill the sample in order
+                pos = slot = np.arange(start, end)
+            else:  # this batch fills the sample and goes on: one uniform draw
+                pos, slot = self._jump(start, end)
+            if end >= k:  # full: Algorithm L goes on from W ~ Beta(k, end - k + 1)
+                self._log_w[row] = math.log(self.rng.beta(k, end - k + 1))
+                self._last[row] = end - 1
+            return pos - start, slot
+        while self._last[row] < end:  # about size * ln(end / start) replacements
+            # enough to reach about twice `end`: a handful of draws over a whole stream
+            expected = k * math.log(2 * end / max(self._last[row] + 1, k))
+            self._draw(row, max(self.CHUNK, int(1.1 * expected) + 64))
+        pos, slot = [], []
+        pending = self._pending[row]
+        while pending:
+            p, s = pending[0]
+            keep = p < end
+            pos.append(p[keep])
+            slot.append(s[keep])
+            if keep.all():
+                pending.pop(0)
+            else:
+                pending[0] = (p[~keep], s[~keep])
+                break
         p, s = np.concatenate(pos), np.concatenate(slot)
-        writer = np.full(self.size, -1)
+        writer = np.full(k, -1)
         writer[s] = np.arange(len(s))  # NumPy keeps the last of repeated indices
         last = writer[writer >= 0]
         return p[last] - start, s[last]
@@ -169,27 +193,24 @@ class ChannelSampler:
             entry = self.state.setdefault(name, {})
             if "channels" not in entry:
                 entry["channels"] = _choose(self.channels, c, self.gen, self.random_channels)
-            chosen = entry["channels"].tolist()
+                entry["chosen"] = entry["channels"].numpy()
+            chosen = entry["chosen"]
             if site not in entry:  # one stream per chosen channel, then the whole layer
                 entry[site] = SkipReservoir(len(chosen) + 1, self.max_values, self.rng)
             res: SkipReservoir = entry[site]
-            idx_n, idx_c, idx_s, dest = [], [], [], []
+            # (image, channel, position) of each value taken, and where it goes in the sample
+            rows = []
             for row, channel in enumerate(chosen):
                 pos, slot = res.take(row, n * s)
-                idx_n.append(pos // s)
-                idx_c.append(np.full(len(pos), channel))
-                idx_s.append(pos % s)
-                dest.append(row * res.size + slot)
+                rows.append((pos // s, np.full(len(pos), channel), pos % s,
+                             row * res.size + slot))
             pos, slot = res.take(len(chosen), n * c * s)  # layer stream in (N, C, S) order
-            idx_n.append(pos // (c * s))
-            idx_c.append(pos // s % c)
-            idx_s.append(pos % s)
-            dest.append(len(chosen) * res.size + slot)
+            rows.append((pos // (c * s), pos // s % c, pos % s, len(chosen) * res.size + slot))
             if res.values is None:
                 res.values = torch.zeros(res.rows, res.size, dtype=torch.float32,
                                          device=y.device)
-            index = [torch.from_numpy(np.concatenate(i)).to(y.device, non_blocking=True)
-                     for i in (idx_n, idx_c, idx_s, dest)]
+            index = torch.from_numpy(np.concatenate([np.stack(r) for r in rows], axis=1))
+            index = index.to(y.device, non_blocking=True)  # one host-to-device copy
             res.values.view(-1)[index[3]] = y3[index[0], index[1], index[2]].float()
         return on_output
 
@@ -197,7 +218,10 @@ class ChannelSampler:
         self.names = [p.name for p in points]
         for p in points:
             handles.append(p.act.register_forward_hook(self._hook(p.name, "act")))
-            handles.append(p.output.register_forward_hook(self._hook(p.name, "block")))
+            if p.output is p.act:  # one output: its block samples are its act samples
+                self.state.setdefault(p.name, {})["block"] = "act"
+            else:
+                handles.append(p.output.register_forward_hook(self._hook(p.name, "block")))
 
     def result(self) -> ChannelSamples:
         """The samples so far, copied to the host (one copy per layer and site)."""
@@ -207,13 +231,16 @@ class ChannelSampler:
             chosen = entry["channels"]
             arrays[f"channels/{name}"] = chosen.numpy()
             for site in SITES:
-                if site in entry:
+                if isinstance(entry.get(site), SkipReservoir):
                     res: SkipReservoir = entry[site]
                     k = len(chosen)
                     rows = torch.stack([res.sample(r) for r in range(k)]) if k else \
                         torch.zeros(0, 0)
                     arrays[f"{site}/{name}"] = rows.cpu().numpy()
                     arrays[f"{site}_layer/{name}"] = res.sample(k).cpu().numpy()
+            if entry.get("block") == "act" and "act/" + name in arrays:
+                arrays[f"block/{name}"] = arrays[f"act/{name}"]
+                arrays[f"block_layer/{name}"] = arrays[f"act_layer/{name}"]
         return ChannelSamples(arrays)
 
 

@@ -144,7 +144,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                         device, config.amp)
                 line["lr"] = lr
                 if config.stats_every and epoch % config.stats_every == 0:
-                    line["stats"] = measure_record(model, data, device, config.batch_size)
+                    line["stats"] = measure_record(model, data, device, config.batch_size,
+                                                   fused=config.compile)
                 scheduler.step()
                 line["images_per_s"] = seen / max(train_seconds, 1e-9)
                 line["seconds"] = time.perf_counter() - t0
@@ -161,7 +162,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                 if on_epoch is not None:
                     on_epoch(line)
             else:
-                extra = final_records(model, data, device, config.batch_size, config.seed, run)
+                extra = final_records(model, data, device, config.batch_size, config.seed, run,
+                                      fused=config.compile)
     except KeyboardInterrupt:
         raise  # the last checkpoint stays; `guarded` records the run as interrupted
     except Exception as exc:

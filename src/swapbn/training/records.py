@@ -24,34 +24,36 @@ def eval_batch_size(train_batch_size: int) -> int:
 
 
 def measure_record(model: nn.Module, data, device: torch.device, batch_size: int,
-                   also: tuple = ()) -> dict:
+                   also: tuple = (), fused: bool = False) -> dict:
     """measure() of the model on the whole test split, as a JSON-ready dict; `also` are hook
     sets (a ChannelSampler) that share the pass. With several ranks each measures every
     world-th test image and the statistics are merged, so every rank returns the record of
-    the whole split."""
+    the whole split. `fused` reduces with compiled kernels (see `measure`)."""
     size = eval_batch_size(batch_size)
     index = distributed.shard(len(data.test), size)
     if len(index) == len(data.test):
         loader = data.loader("test", size, train=False, device=device)
-        return measure(model, loader, device=device, also=also).to_dict()
+        return measure(model, loader, device=device, also=also, fused=fused).to_dict()
     loader = data.loader(data.test.subset(index), size, train=False, device=device)
-    return measure(model, loader, device=device, also=also).all_reduce().to_dict()
+    return measure(model, loader, device=device, also=also,
+                   fused=fused).all_reduce().to_dict()
 
 
 def final_records(model: nn.Module, data, device: torch.device, batch_size: int, seed: int,
-                  run: RunDir) -> dict:
+                  run: RunDir, fused: bool = False) -> dict:
     """The stats, gradients and channels fields of the final record; the measures on the test
-    split and the channel samples (written to channels.npz) come from one pass over it."""
+    split and the channel samples (written to channels.npz) come from one pass over it, with
+    compiled statistics when `fused` (a run trained with --compile)."""
     sampler = ChannelSampler(channels=CHANNELS_PER_LAYER, max_values=VALUES_PER_CHANNEL,
                              seed=seed)
     if distributed.active():
-        stats = measure_record(model, data, device, batch_size)
+        stats = measure_record(model, data, device, batch_size, fused=fused)
         if distributed.rank() != 0:
             return {"stats": stats}
         with distributed.local_batch_norm(model):  # rank 0 alone, as one process would
             records = final_records_alone(model, data, device, batch_size, seed, sampler, run)
         return {"stats": stats, **records}
-    stats = measure_record(model, data, device, batch_size, also=(sampler,))
+    stats = measure_record(model, data, device, batch_size, also=(sampler,), fused=fused)
     loader = data.loader("train", batch_size, train=True, device=device, seed=seed,
                          drop_last=len(data.train) > batch_size)  # BN needs two images
     return {"stats": stats, "channels": run.save_channels(sampler.result()),
