@@ -6,7 +6,8 @@
 #      measure on CUDA against the CPU, data held on the device),
 #   3. times VGG16_11 at full width on the shared CIFAR-10 for a fixed number of steps in
 #      float32/TF32, bf16 and compiled, and prints images per second and the projected time
-#      of the paper's 200-epoch CIFAR run for each (benchmarks/gpu_speed.py).
+#      of the paper's 200-epoch CIFAR run for each, then what measuring the test split costs
+#      next to evaluating it, with and without the fused kernels (benchmarks/gpu_speed.py).
 # Results go to $OUT/gpu_check/ (gpu_speed.json, tests.txt) when OUT is set, else to
 # ./gpu_check/. Copy gpu_speed.json to src/swapbn/experiments/gpu_speed.json to make
 # `swapbn experiments` print the measured GPU estimate.

@@ -1,12 +1,16 @@
-"""Training images per second of one model in each precision, and the projected time of the
-paper's 200-epoch CIFAR run; `benchmarks/gpu_check.sh` runs it on a lent GPU.
+"""Training images per second of one model in each precision, the projected time of the
+paper's 200-epoch CIFAR run, and what measuring the test split costs next to evaluating it;
+`benchmarks/gpu_check.sh` runs it on a lent GPU.
 
     python benchmarks/gpu_speed.py --data-root ../shared/data/cifar10-jpeg.tar.gz --out DIR
 
 Each variant (float32/TF32, bf16 autocast, compiled) trains the same model from the same
 initialisation for `--steps` timed SGD steps after `--warmup` untimed ones (cuDNN autotuning,
 compilation), with the data held on the device as training holds it. The projection counts
-training steps only: epochs x training images / images per second.
+training steps only: epochs x training images / images per second. Then the model's test
+split is evaluated, measured (`measure`) and measured with the fused kernels (compiled on two
+batches first; the compile time is recorded on its own), and the ratios to the evaluation
+are recorded (`--measure-images 0` skips this).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import torch.nn.functional as F
 
 from swapbn import build_model
 from swapbn.data import load_dataset
+from swapbn.metrics import measure
 from swapbn.training.fast import backend_settings, in_memory_format, precision, prepare_model
+from swapbn.training.loop import evaluate
 
 PAPER_EPOCHS = 200  # the paper's CIFAR recipe (Table 3)
 CIFAR_TRAIN_IMAGES = 50_000
@@ -87,6 +93,40 @@ def time_variant(name: str, args, data, device: torch.device) -> dict:
             "projected_paper_cifar_s": projected_seconds(rate)}
 
 
+def time_measure(args, data, device: torch.device) -> dict:
+    """Seconds to evaluate, measure and measure fused the first `--measure-images` test images
+    with the model in the training layout (synchronised before each clock read on CUDA)."""
+    torch.manual_seed(0)
+    model = build_model(args.arch, num_classes=data.num_classes, act="tanh", order="swap",
+                        width=args.width, in_channels=data.in_channels,
+                        image_size=data.image_size).to(device)
+    prepare_model(model, channels_last=device.type == "cuda", compile=False)
+    images = min(args.measure_images, len(data.test))
+    data.test = data.test.subset(torch.arange(images))
+    loader = data.loader("test", 256, train=False, device=device)
+
+    def clock(fn) -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - start
+
+    with backend_settings(device, deterministic=False):
+        evaluate(model, loader, device, False)  # warm-up (cuDNN autotuning)
+        first = [x for x, _ in loader][:2]
+        compile_s = clock(lambda: measure(model, first, device=device, fused=True))
+        seconds = {"evaluate": clock(lambda: evaluate(model, loader, device, False)),
+                   "measure": clock(lambda: measure(model, loader, device=device)),
+                   "measure_fused": clock(lambda: measure(model, loader, device=device,
+                                                          fused=True))}
+    return {"images": images, "seconds": seconds, "fused_compile_s": compile_s,
+            "measure_over_evaluate": seconds["measure"] / seconds["evaluate"],
+            "fused_over_evaluate": seconds["measure_fused"] / seconds["evaluate"]}
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="cifar10")
@@ -99,6 +139,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda")
     p.add_argument("--variants", default=",".join(VARIANTS),
                    help=f"comma-separated subset of {', '.join(VARIANTS)}")
+    p.add_argument("--measure-images", type=int, default=10_000,
+                   help="test images for the measure timing (default 10000; 0 skips it)")
     p.add_argument("--out", type=Path, default=None, help="write gpu_speed.json here")
     args = p.parse_args(argv)
     args.variants = [v for v in args.variants.split(",") if v]
@@ -106,8 +148,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if unknown or not args.variants:
         p.error(f"unknown variants {', '.join(unknown) or '(none given)'}; "
                 f"choose from {', '.join(VARIANTS)}")
-    if args.steps < 1 or args.warmup < 0 or args.batch_size < 2:
-        p.error("--steps must be at least 1, --warmup at least 0, --batch-size at least 2")
+    if args.steps < 1 or args.warmup < 0 or args.batch_size < 2 or args.measure_images < 0:
+        p.error("--steps must be at least 1, --warmup and --measure-images at least 0, "
+                "--batch-size at least 2")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         p.error(f"--device {args.device}: no CUDA device here")
     return args
@@ -131,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
               "width": args.width, "dataset": args.dataset, "image_size": data.image_size,
               "batch_size": args.batch_size, "steps": args.steps,
               "date": time.strftime("%Y-%m-%d", time.gmtime()), "results": results}
+    if args.measure_images:
+        m = time_measure(args, data, device)
+        record["measure"] = m
+        print(f"test split ({m['images']} images): evaluate {m['seconds']['evaluate']:.2f} s, "
+              f"measure {m['measure_over_evaluate']:.2f}x, fused "
+              f"{m['fused_over_evaluate']:.2f}x (compiled in {m['fused_compile_s']:.1f} s)",
+              flush=True)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "gpu_speed.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -7,9 +7,11 @@ By default the data are the real CIFAR-10 test split (the shared ../shared tarba
 once as benchmarks/data_pipeline.py does) read by swapbn's loader, and the model is in
 channels_last as a trained run leaves it; without the tarball, or with --data random, random
 CIFAR-shaped images stand in. Every method runs on the same model and batches, interleaved
-over several rounds, and the ratios of their fastest rounds are printed (on a shared machine
-other jobs only ever add time, so the fastest round is the least disturbed one; the median
-is printed beside it). The fused kernels are compiled before
+chunk by chunk (the speed of a shared machine drifts by up to 2x over minutes; each method
+then sees the same drift), over several rounds, and the ratios of their fastest rounds are
+printed (other jobs only ever add time), the median beside them. A run's final record is
+measure with the channel samples over the split (one sampler across the chunks) plus the
+gradient probes (four training batches); `final_records` is also timed end to end once. The fused kernels are compiled before
 the rounds; their compile time is printed on its own.
 
     python benchmarks/metrics_pass.py                     # CIFAR-10 test split if present
@@ -30,7 +32,7 @@ import torch
 
 from swapbn import build_model
 from swapbn.data import load_dataset
-from swapbn.metrics import ChannelSampler, measure
+from swapbn.metrics import ChannelSampler, gradient_probes, measure
 from swapbn.rundir import RunDir
 from swapbn.training.fast import in_memory_format
 from swapbn.training.loop import evaluate
@@ -86,7 +88,9 @@ def main() -> None:
     p.add_argument("--paper-images", type=int, default=1024,
                    help="images for the paper's multi-pass algorithms (default 1024)")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--chunk", type=int, default=1024,
+                   help="images timed under every method in turn (default 1024)")
     p.add_argument("--nchw", action="store_true", help="the model in NCHW, not channels_last")
     p.add_argument("--train-batch-size", type=int, default=64,
                    help="the run's batch size: the final record's gradient probes take 4 "
@@ -110,53 +114,80 @@ def main() -> None:
         model.to(memory_format=torch.channels_last)
     cpu = torch.device("cpu")
     loader = data.loader("test", args.batch_size, train=False, device=cpu)
-    first = [x for x, _ in loader][: -(-args.paper_images // args.batch_size)]
+    batches = list(loader)  # (images, labels) pairs
+    # chunks of the split, each timed under every method in turn: the machine's speed drifts
+    # by up to 2x over minutes, and each method then sees the same drift
+    step = max(1, args.chunk // args.batch_size)
+    chunks = [batches[i:i + step] for i in range(0, len(batches), step)]
+    paper_chunks = -(-args.paper_images // (step * args.batch_size))
     paper_metrics = paper_algorithms()
+    train_loader = data.loader("train", args.train_batch_size, train=True, device=cpu, seed=0,
+                               drop_last=True)
     folder = tempfile.TemporaryDirectory()
     run = RunDir(folder.name)
 
-    def plain_eval() -> None:
-        evaluate(model, in_memory_format(loader, not args.nchw), cpu, False)
+    def sampled(chunk, fused: bool) -> None:
+        measure(model, chunk, also=(samplers[fused],), fused=fused)
 
-    def with_samples(fused: bool) -> None:
-        sampler = ChannelSampler(channels=CHANNELS_PER_LAYER, max_values=VALUES_PER_CHANNEL)
-        measure(model, loader, also=(sampler,), fused=fused)
-        sampler.result()
-
-    def final(fused: bool) -> None:
-        final_records(model, data, cpu, args.train_batch_size, 0, run, fused=fused)
+    def plain_eval(chunk) -> None:
+        evaluate(model, in_memory_format(chunk, not args.nchw), cpu, False)
 
     methods = {
         "plain eval": plain_eval,
-        "measure": lambda: measure(model, loader),
-        "measure, fused": lambda: measure(model, loader, fused=True),
-        "measure + samples": lambda: with_samples(False),
-        "measure + samples, fused": lambda: with_samples(True),
-        "final record": lambda: final(False),
-        "final record, fused": lambda: final(True),
-        "measure, first images": lambda: measure(model, first),
-        "paper (multi-pass)": lambda: paper_metrics(model, first),
-        "paper, float32": lambda: paper_metrics(model, first, torch.float32),
+        "measure": lambda chunk: measure(model, chunk),
+        "measure, fused": lambda chunk: measure(model, chunk, fused=True),
+        "measure + samples": lambda chunk: sampled(chunk, False),
+        "measure + samples, fused": lambda chunk: sampled(chunk, True),
+    }
+    paper = {
+        "measure, first images": lambda chunk: measure(model, chunk),
+        "paper (multi-pass)": lambda chunk: paper_metrics(model, [x for x, _ in chunk]),
+        "paper, float32": lambda chunk: paper_metrics(model, [x for x, _ in chunk],
+                                                      torch.float32),
     }
     start = time.perf_counter()
-    measure(model, first[:2], fused=True)  # compiles the fused kernels
+    measure(model, batches[:2], fused=True)  # compiles the fused kernels
     compile_s = time.perf_counter() - start
-    plain_eval()  # warm-up
-    times: dict[str, list[float]] = {k: [] for k in methods}
+    plain_eval(batches[:2])  # warm-up
+    totals: dict[str, list[float]] = {k: [] for k in (*methods, *paper, "gradient probes")}
+
+    def clock(fn, *a) -> float:
+        start = time.perf_counter()
+        fn(*a)
+        return time.perf_counter() - start
+
     for _ in range(args.rounds):
-        for name, fn in methods.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    med = {k: min(v) for k, v in times.items()}
+        samplers = {f: ChannelSampler(channels=CHANNELS_PER_LAYER, max_values=VALUES_PER_CHANNEL)
+                    for f in (False, True)}  # one stream over the whole split, as in a run
+        spent = dict.fromkeys(totals, 0.0)
+        for i, chunk in enumerate(chunks):
+            for name, fn in methods.items():
+                spent[name] += clock(fn, chunk)
+            if i < paper_chunks:
+                for name, fn in paper.items():
+                    spent[name] += clock(fn, chunk)
+        for fused, sampler in samplers.items():
+            spent["measure + samples" + ", fused" * fused] += clock(sampler.result)
+        spent["gradient probes"] = clock(gradient_probes, model, train_loader)
+        for name, t in spent.items():
+            totals[name].append(t)
+    # a whole run's final record, for the record: final_records on the split, end to end
+    whole = {f: clock(final_records, model, data, cpu, args.train_batch_size, 0, run, f)
+             for f in (False, True)}
+    med = {k: min(v) for k, v in totals.items()}
+    middle = {k: statistics.median(v) for k, v in totals.items()}
+    for m in (med, middle):
+        m["final record"] = m["measure + samples"] + m["gradient probes"]
+        m["final record, fused"] = m["measure + samples, fused"] + m["gradient probes"]
     images = len(data.test)
     layout = "NCHW" if args.nchw else "channels_last"
     print(f"{args.arch} width {args.width} {args.act} {args.order} ({layout}), {images} {kind} "
           f"test images, batch {args.batch_size}, {torch.get_num_threads()} threads, fastest "
           f"of {args.rounds} rounds; the paper's algorithms on the first {args.paper_images}")
-    print(f"  fused kernels compiled in {compile_s:.1f} s (once per process)")
+    print(f"  fused kernels compiled in {compile_s:.1f} s (once per process); final_records "
+          f"end to end once: {whole[False]:.2f} s, fused {whole[True]:.2f} s")
     for name, t in med.items():
-        print(f"  {name:<26} {t:8.2f} s   (median {statistics.median(times[name]):.2f} s)")
+        print(f"  {name:<26} {t:8.2f} s   (median {middle[name]:.2f} s)")
     plain = med["plain eval"]
     ratios = {
         "measure / plain eval": med["measure"] / plain,

@@ -65,3 +65,8 @@ def test_a_cpu_run_writes_the_result_file(tmp_path):
     assert result["projected_paper_cifar_s"] == pytest.approx(
         200 * 50_000 / result["images_per_s"])
     assert "paper CIFAR run (200 epochs)" in done.stdout
+    timed = record["measure"]  # evaluate, measure and fused measure of the test split
+    assert timed["images"] > 0 and set(timed["seconds"]) == {"evaluate", "measure",
+                                                             "measure_fused"}
+    assert timed["fused_over_evaluate"] == pytest.approx(
+        timed["seconds"]["measure_fused"] / timed["seconds"]["evaluate"])

@@ -49,6 +49,19 @@ def test_json_record_equals_measure_on_the_test_split(run_dir, capsys):
                                 else value)
 
 
+def test_fused_gives_the_same_record(run_dir, capsys):
+    path, _ = run_dir
+    assert main(["measure", str(path), "--json", "--max-samples", "100"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["measure", str(path), "--json", "--max-samples", "100", "--fused"]) == 0
+    fused = json.loads(capsys.readouterr().out)
+    assert fused["samples"] == plain["samples"] == 100
+    for got, want in zip(fused["layers"], plain["layers"], strict=True):
+        for key, value in want.items():  # float64 against float32 map sums
+            assert got[key] == (pytest.approx(value, rel=1e-6, abs=1e-7)
+                                if isinstance(value, float) else value)
+
+
 def test_table_and_figures(run_dir, capsys, tmp_path_factory):
     path, _ = run_dir
     figures = tmp_path_factory.mktemp("figures")

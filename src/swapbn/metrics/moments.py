@@ -256,14 +256,15 @@ def release_scratch() -> None:
     _LOCAL.__dict__.pop("scratch", None)
 
 
-def _shift(xs: torch.Tensor) -> torch.Tensor:
-    """(1, C, 1) float64 centre of each channel: the mean of the batch's first eighth.
+def _shift(xs: torch.Tensor, maps: int = 2) -> torch.Tensor:
+    """Float64 centre of each channel of an (A, C, B) batch, shaped to broadcast against it
+    (or against (A, B, C) with maps=1): the mean of the batch's first eighth.
 
     Any value near the channel's mean makes the centred sums exact relative to the spread;
     an eighth of the batch is enough for that, and it depends on nothing but the batch, so a
     sharded pass centres its batches as one process would.
     """
-    return xs[: -(-xs.shape[0] // 8)].mean(dim=(0, 2), keepdim=True, dtype=torch.float64)
+    return xs[: -(-xs.shape[0] // 8)].mean(dim=(0, maps), keepdim=True, dtype=torch.float64)
 
 
 def _eager_sums(xs: torch.Tensor, moments: bool) -> dict[str, torch.Tensor]:
@@ -272,34 +273,48 @@ def _eager_sums(xs: torch.Tensor, moments: bool) -> dict[str, torch.Tensor]:
     Float32 maps of 16+ values are reduced map by map in float32 (partial sums over one map,
     then float64), everything else in float64: nine passes over the batch, three of them
     writing (|x| and its sum, min, max, d = x - shift with its sum and its sum of squares
-    as a norm, d^3 and its sum).
+    as a norm, d^3 and its sum). A channels_last batch is reduced in place as (A, B, C), with
+    d^2 written out (one pass more) and min and max taken over (A, B * C) rows: reductions
+    over a strided map, or over B rows of a few channels, run several times slower on the
+    CPU than over wide contiguous rows.
     """
     a, c, b = xs.shape
     dtype = torch.float64 if (xs.dtype == torch.float64 or b < 16) else torch.float32
-    if xs.dtype != dtype or not xs.is_contiguous():
-        # one copy into NCHW order: min and max over a strided (channels_last) map run
-        # several times slower than the copy on the CPU
-        xs = _scratch((a, c, b), dtype, xs.device, 1).copy_(xs)
+    nhwc = xs.dtype == dtype and xs.transpose(1, 2).is_contiguous()
+    if nhwc:
+        xs, maps = xs.transpose(1, 2), 1  # (A, B, C), a view of the channels_last batch
+    else:
+        if xs.dtype != dtype or not xs.is_contiguous():
+            xs = _scratch((a, c, b), dtype, xs.device, 1).copy_(xs)
+        maps = 2
 
     def total(partial: torch.Tensor) -> torch.Tensor:
         """Sum an (A, C) array of per-map partial sums in float64."""
         return partial.to(torch.float64).sum(0)
 
-    work = _scratch((a, c, b), dtype, xs.device, 0)
+    def extreme(t: torch.Tensor, op) -> torch.Tensor:
+        if nhwc:  # over (A, B * C) rows, then the (B, C) result
+            return op(op(t.reshape(a, b * c), 0).view(b, c), 0).to(torch.float64)
+        return op(op(t, 2), 0).to(torch.float64)
+
+    work = _scratch(xs.shape, dtype, xs.device, 0)
     torch.abs(xs, out=work)
-    out = {"sum_abs": total(work.sum(2))}
+    out = {"sum_abs": total(work.sum(maps))}
     if not moments:
-        out["max_abs"] = work.amax(dim=2).amax(0).to(torch.float64)
+        out["max_abs"] = extreme(work, torch.amax)
         return out
-    out["min"] = xs.amin(dim=2).amin(0).to(torch.float64)
-    out["max"] = xs.amax(dim=2).amax(0).to(torch.float64)
-    shift = _shift(xs).to(dtype)
+    out["min"], out["max"] = extreme(xs, torch.amin), extreme(xs, torch.amax)
+    shift = _shift(xs, maps).to(dtype)
     d = torch.sub(xs, shift, out=work)
     out["shift"] = shift.view(c).to(torch.float64)
-    out["s1"] = total(d.sum(2))
-    # vector_norm(ord=2) squares and sums in one pass, as accurately as a plain sum
-    out["s2"] = torch.linalg.vector_norm(d, 2, dim=2).to(torch.float64).square().sum(0)
-    out["s3"] = total(d.pow_(3).sum(2))
+    out["s1"] = total(d.sum(maps))
+    if nhwc:  # xs itself is no longer needed: its copy's slot may take d^2
+        d2 = torch.mul(d, d, out=_scratch(xs.shape, dtype, xs.device, 1))
+        out["s2"] = total(d2.sum(maps))
+        out["s3"] = total(d2.mul_(d).sum(maps))
+    else:  # vector_norm(ord=2) squares and sums along a map in one pass, no write
+        out["s2"] = torch.linalg.vector_norm(d, 2, dim=2).to(torch.float64).square().sum(0)
+        out["s3"] = total(d.pow_(3).sum(2))
     return out
 
 
