@@ -11,7 +11,9 @@ chunk by chunk (the speed of a shared machine drifts by up to 2x over minutes; e
 then sees the same drift), over several rounds, and the ratios of their fastest rounds are
 printed (other jobs only ever add time), the median beside them. A run's final record is
 measure with the channel samples over the split (one sampler across the chunks) plus the
-gradient probes (four training batches); `final_records` is also timed end to end once. The fused kernels are compiled before
+gradient probes (four training batches); `final_records` is also timed end to end once.
+Last, the statistics alone: forward passes with measure's per-point statistics (default and
+fused) against forward passes without them, batch by batch in turn. The fused kernels are compiled before
 the rounds; their compile time is printed on its own.
 
     python benchmarks/metrics_pass.py                     # CIFAR-10 test split if present
@@ -32,7 +34,11 @@ import torch
 
 from swapbn import build_model
 from swapbn.data import load_dataset
-from swapbn.metrics import ChannelSampler, gradient_probes, measure
+from swapbn.fx import model_points
+from swapbn.metrics import ChannelMoments, ChannelSampler, gradient_probes, measure
+from swapbn.metrics.batches import hooked
+from swapbn.metrics.measure import LayerMeasurement, _attach
+from swapbn.points import resolve_points
 from swapbn.rundir import RunDir
 from swapbn.training.fast import in_memory_format
 from swapbn.training.loop import evaluate
@@ -75,6 +81,32 @@ def trained_like(model: torch.nn.Module) -> None:
                 m.running_var.uniform_(0.05, 0.5)
 
 
+def statistics_per_batch(model: torch.nn.Module, inputs: list[torch.Tensor],
+                         rounds: int) -> dict[str, float]:
+    """Forward passes with measure's hooks (default and fused statistics; without its setup)
+    over forward passes without them, each batch timed under the three in turn."""
+    points = resolve_points(model, model_points(model))
+    layers = {fused: [LayerMeasurement(p.name, p.kind, p.bound, act,
+                                       act if p.shared else ChannelMoments(moments=False))
+                      for p in points for act in [ChannelMoments()]]
+              for fused in (False, True)}
+    spent = {None: 0.0, False: 0.0, True: 0.0}
+    model.eval()
+    with torch.no_grad():
+        for _ in range(rounds):
+            for x in inputs:
+                for fused in spent:
+                    with hooked([]) as handles:
+                        if fused is not None:
+                            for p, layer in zip(points, layers[fused], strict=True):
+                                _attach(p, layer, handles, fused)
+                        start = time.perf_counter()
+                        model(x)
+                        spent[fused] += time.perf_counter() - start
+    return {("fused" if k else "default"): v / spent[None] for k, v in spent.items()
+            if k is not None}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--arch", default="vgg16_11")
@@ -89,6 +121,8 @@ def main() -> None:
                    help="images for the paper's multi-pass algorithms (default 1024)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--per-batch", type=int, default=12,
+                   help="batches for the per-batch timing of the statistics (default 12)")
     p.add_argument("--chunk", type=int, default=1024,
                    help="images timed under every method in turn (default 1024)")
     p.add_argument("--nchw", action="store_true", help="the model in NCHW, not channels_last")
@@ -171,6 +205,10 @@ def main() -> None:
         spent["gradient probes"] = clock(gradient_probes, model, train_loader)
         for name, t in spent.items():
             totals[name].append(t)
+    # The statistics alone: each batch's forward pass with no statistics, the default ones
+    # and the fused ones, one after the other (the drift of the machine cancels batch by batch)
+    per_batch = statistics_per_batch(model, [x for x, _ in batches[:args.per_batch]],
+                                     args.rounds)
     # a whole run's final record, for the record: final_records on the split, end to end
     whole = {f: clock(final_records, model, data, cpu, args.train_batch_size, 0, run, f)
              for f in (False, True)}
@@ -199,8 +237,10 @@ def main() -> None:
         "paper (float64) / measure": med["paper (multi-pass)"] / med["measure, first images"],
         "paper (float32) / measure": med["paper, float32"] / med["measure, first images"],
     }
+    ratios.update({f"per batch: forward + {k} statistics / forward": v
+                   for k, v in per_batch.items()})
     for name, ratio in ratios.items():
-        print(f"  {name:<40} {ratio:.2f}x")
+        print(f"  {name:<50} {ratio:.2f}x")
     record(f"metrics_pass: {args.arch} width {args.width} {layout}, {images} {kind} test "
            f"images (fused kernels compiled in {compile_s:.0f} s)", ratios)
     folder.cleanup()

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from swapbn import build_model
 from swapbn.metrics import ChannelMoments, measure
@@ -99,3 +100,58 @@ def test_other_threads_and_single_images_use_the_default_reductions(monkeypatch)
     assert calls == []
     with pytest.raises(TypeError):  # the stand-in kernel is reached from the main thread
         ChannelMoments().update(torch.randn(8, 3, 4, 4), fused=True)
+
+
+class Doubler(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * x
+
+
+def block_updates(monkeypatch) -> list:
+    """Calls of update() on block statistics (moments=False) from now on."""
+    calls = []
+    update = ChannelMoments.update
+
+    def counted(self, x, *args, **kwargs):
+        if not self.moments:
+            calls.append(tuple(x.shape))
+        return update(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(ChannelMoments, "update", counted)
+    return calls
+
+
+def test_a_batchnorm_after_the_activation_is_measured_in_the_activations_read(monkeypatch):
+    """Swap order: the fused kernel of the activation also sums |BN(x)|; the BatchNorm's own
+    output is not read again, and the record equals measuring it directly."""
+    torch.manual_seed(0)
+    model = build_model("vgg16_8", num_classes=10, act="tanh", order="swap", width=0.125)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.1, 2.0)
+                m.weight.uniform_(-1.5, 1.5)  # some negative scales too
+                m.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(40, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    plain = measure(model, x, batch_size=20).to_dict()
+    calls = block_updates(monkeypatch)
+    fused = measure(model, x, batch_size=20, fused=True).to_dict()
+    assert calls == []  # every block output came from its activation's read
+    for a, b in zip(fused["layers"], plain["layers"], strict=True):
+        assert a["sparsity"] == pytest.approx(b["sparsity"], rel=1e-6), a["name"]
+
+
+def test_a_batchnorm_fed_something_else_measures_its_own_output(monkeypatch):
+    g = torch.Generator().manual_seed(6)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Tanh(), Doubler(), nn.BatchNorm2d(4)).eval()
+    with torch.no_grad():
+        model[3].running_mean.uniform_(-0.5, 0.5, generator=g)
+    points = [(model[1], model[3], 1.0)]
+    x = torch.randn(16, 3, 8, 8, generator=g)
+    plain = measure(model, x, batch_size=8, points=points).to_dict()
+    calls = block_updates(monkeypatch)
+    fused = measure(model, x, batch_size=8, points=points, fused=True).to_dict()
+    assert len(calls) == 2  # the BatchNorm saw 2 * tanh, not tanh: measured directly
+    assert fused["layers"][0]["sparsity"] == pytest.approx(plain["layers"][0]["sparsity"],
+                                                           rel=1e-6)

@@ -14,17 +14,22 @@ from swapbn.metrics import ChannelSampler, channel_samples
 from swapbn.metrics.samples import SkipReservoir
 
 
-def sampled_positions(seed: int, length: int, size: int, batches: list[int]) -> np.ndarray:
-    """The stream positions a reservoir keeps when the stream 0..length-1 arrives in batches."""
+def sampled_positions(seed: int, length: int, size: int, batches: list[int],
+                      expect: int | None = None) -> np.ndarray:
+    """The stream positions a reservoir keeps when the stream 0..length-1 arrives in batches
+    (announced as `expect` values long, when given)."""
     res = SkipReservoir(1, size, np.random.default_rng(seed))
+    if expect is not None:
+        res.expect(expect)
     kept = np.full(size, -1)
     start = 0
     for n in batches:
-        pos, slot = res.take(0, n)
+        rows, pos, slot = res.take(n)
+        assert (rows == 0).all()
         kept[slot] = start + pos
         start += n
     assert start == length
-    return kept[: min(length, size)]
+    return kept[kept >= 0] if expect is not None else kept[: min(length, size)]
 
 
 @pytest.mark.parametrize("batches", [
@@ -50,6 +55,56 @@ def test_reservoir_keeps_a_uniform_sample_without_replacement(batches):
     assert scipy.stats.binomtest(pairs, trials, p_pair).pvalue > 1e-3
 
 
+@pytest.mark.parametrize("expect", [60, 45, 80])  # right, a stream longer, one shorter
+def test_a_sample_chosen_up_front_is_uniform_whatever_the_stream_turns_out(expect):
+    length, size, trials = 60, 6, 3000
+    hits = np.zeros(length)
+    kept_sizes = []
+    for seed in range(trials):
+        kept = sampled_positions(seed, length, size, [7, 1, 20, 2, 30], expect=expect)
+        assert len(set(kept.tolist())) == len(kept)
+        hits[kept] += 1
+        kept_sizes.append(len(kept))
+    if expect <= length:
+        assert set(kept_sizes) == {size}
+    else:  # a uniform subset of what arrived: hypergeometric size, mean size * length / expect
+        assert np.mean(kept_sizes) == pytest.approx(size * length / expect, rel=0.05)
+    chi2 = scipy.stats.chisquare(hits, np.full(length, hits.sum() / length))
+    assert chi2.pvalue > 1e-3, chi2
+
+
+def test_a_sample_chosen_up_front_writes_each_value_once():
+    res = SkipReservoir(4, 100, np.random.default_rng(0))
+    res.expect(10**6)
+    written = sum(len(res.take(10**4)[0]) for _ in range(100))
+    assert written == 4 * 100
+
+
+def test_streams_that_advance_together_are_each_uniform_and_independent():
+    length, size, rows, trials = 40, 5, 3, 2000
+    hits = np.zeros((rows, length))
+    both = 0
+    for seed in range(trials):
+        res = SkipReservoir(rows, size, np.random.default_rng(seed))
+        kept = np.full((rows, size), -1)
+        start = 0
+        for n in [3, 9, 1, 27]:  # part-filled, carried past the size, then Algorithm L
+            row, pos, slot = res.take(n)
+            kept[row, slot] = start + pos
+            start += n
+        assert all(len(set(r)) == size for r in kept.tolist()) and kept.min() >= 0
+        for r in range(rows):
+            hits[r, kept[r]] += 1
+        both += 0 in kept[0] and 0 in kept[1]
+    for r in range(rows):
+        chi2 = scipy.stats.chisquare(hits[r], np.full(length, trials * size / length))
+        assert chi2.pvalue > 1e-3, (r, chi2)
+    # independent streams: position 0 kept by both with probability (size / length)^2
+    assert scipy.stats.binomtest(both, trials, (size / length) ** 2).pvalue > 1e-3
+    empty = SkipReservoir(0, size, np.random.default_rng(0))
+    assert all(len(a) == 0 for a in empty.take(50))
+
+
 def test_reservoir_is_uniform_far_past_its_size():
     length, size, trials = 20_000, 8, 1500
     bins = np.zeros(20)
@@ -65,7 +120,7 @@ def test_reservoir_cost_follows_the_sample_not_the_stream():
     random key per value, the earlier design, handled all 10^7); `make bench` times it."""
     size, batch, n = 4096, 100_000, 10_000_000
     res = SkipReservoir(1, size, np.random.default_rng(0))
-    touched = sum(len(res.take(0, batch)[0]) for _ in range(n // batch))
+    touched = sum(len(res.take(batch)[1]) for _ in range(n // batch))
     expected = size * (1 + math.log(n / size))
     assert size <= touched < 1.2 * expected
 
@@ -107,3 +162,19 @@ def test_a_short_stream_is_kept_whole_in_order():
     got = sampler.result()
     np.testing.assert_array_equal(got.values("act", "id"), [[0, 1, 2, 3, 4, 15, 16, 17, 18, 19]])
     np.testing.assert_array_equal(got.layer_values("act", "id"), np.arange(30))
+
+
+def test_the_length_of_a_pass_is_known_up_front_where_it_can_be():
+    from swapbn.data import load_dataset
+    from swapbn.metrics.batches import input_batches, known_images
+
+    digits = load_dataset("digits")
+    loaders = [digits.loader("test", 64, train=False),
+               digits.loader("train", 64, train=True, drop_last=True),
+               digits.loader("train", 50, train=False, shard=(1, 3))]
+    x = torch.randn(70, 3)
+    for data, cap in [(x, None), (x, 30), (list(x.split(16)), None), (digits, 100),
+                      *((loader, None) for loader in loaders)]:
+        got = known_images(data, max_samples=cap)
+        assert got == sum(len(b) for b in input_batches(data, max_samples=cap))
+    assert known_images(iter(x.split(16))) is None  # a generator: unknown

@@ -70,6 +70,13 @@ class Loader:
     def __len__(self) -> int:
         return num_batches(len(self.labels), self.batch_size, self.drop_last)
 
+    @property
+    def image_count(self) -> int:
+        """How many images one pass yields (this rank's share of each batch)."""
+        n, size = len(self.labels), self.batch_size
+        batches = [min(size, n - i) for i in range(0, size * len(self), size)]
+        return sum(len(range(m)[rank_slice(m, self.shard)]) for m in batches)
+
 
 class MemoryLoader(Loader):
     """Batches from `images` (N, C, H, W) uint8 and `labels`, both already on the device;

@@ -34,6 +34,25 @@ def input_batches(data, *, batch_size: int = 256, max_samples: int | None = None
         yield x if device is None else x.to(device, non_blocking=True)
 
 
+def known_images(data, *, max_samples: int | None = None, split: str = "test") -> int | None:
+    """How many inputs `input_batches(data, ...)` yields, where that is known before the pass
+    (a tensor, a list of batches, a swapbn loader or data set); None otherwise."""
+    if hasattr(data, "loader") and callable(data.loader) and hasattr(data, "split"):
+        n = len(data.split(split))
+    elif isinstance(data, torch.Tensor):
+        n = len(data)
+    elif isinstance(getattr(data, "image_count", None), int):
+        n = data.image_count  # a swapbn loader
+    elif isinstance(data, (list, tuple)):
+        try:
+            n = sum(len(_inputs(item)) for item in data)
+        except ValueError:
+            return None
+    else:
+        return None
+    return n if max_samples is None else min(n, max_samples)
+
+
 def labelled_batches(data, *, batch_size: int = 64, max_batches: int | None = None,
                      device: torch.device | None = None, split: str = "train"):
     """Yield (inputs, labels) pairs; a data set is read with its shuffling training loader."""

@@ -12,7 +12,7 @@ from torch import nn
 from ..fx import model_points
 from ..points import MeasurementPoint, points_module, resolve_points
 from . import formulas
-from .batches import evaluating, hooked, input_batches
+from .batches import evaluating, hooked, input_batches, known_images
 from .moments import ChannelMoments, collective_device, release_scratch
 
 
@@ -118,15 +118,46 @@ def _kind(x: torch.Tensor) -> str:
     return "conv" if x.dim() >= 3 else "fc"
 
 
+def _eval_affine(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(scale, bias) per channel with module(x) = scale * x + bias: an eval-mode BatchNorm
+    that normalises with its running statistics; None for any other module."""
+    if (not isinstance(module, nn.modules.batchnorm._BatchNorm) or module.training
+            or module.running_mean is None):
+        return None
+    scale = torch.rsqrt(module.running_var.double() + module.eps)
+    bias = -module.running_mean.double() * scale
+    if module.affine:
+        scale = scale * module.weight.double()
+        bias = bias * module.weight.double() + module.bias.double()
+    return scale.detach(), bias.detach()
+
+
 def _attach(point: MeasurementPoint, layer: LayerMeasurement, handles: list,
             fused: bool) -> None:
+    """Hooks feeding the layer's statistics. With fused kernels, a block output that is an
+    eval-mode BatchNorm of the activation output (the swap order) is measured in the same
+    read as the activation: the BatchNorm's hook checks that it received exactly that
+    tensor, and measures its own output otherwise."""
+    affine = _eval_affine(point.output) if fused and not point.shared else None
+    folded: dict = {}
+
     def on_act(module, inputs, output):
         if layer.kind is None:
             layer.kind = _kind(output)
-        layer.act.update(output, fused=fused)
+        if affine is None:
+            layer.act.update(output, fused=fused)
+            return
+        folded.clear()
+        block = layer.act.update_affine(output, *(t.to(output.device) for t in affine))
+        if block is not None:
+            folded["input"], folded["block"] = output, block
 
     def on_output(module, inputs, output):
-        layer.block.update(output, fused=fused)  # returns nothing: a hook's return value replaces the output
+        if folded and inputs and inputs[0] is folded["input"]:
+            layer.block.merge(folded["block"])
+        else:
+            layer.block.update(output, fused=fused)
+        folded.clear()  # returns nothing: a hook's return value replaces the output
 
     handles.append(point.act.register_forward_hook(on_act))
     if not point.shared:
@@ -145,8 +176,9 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
     DataLoader, an iterable of inputs or (inputs, labels), one input tensor or a swapbn data set
     (its test split); `points` defaults to every swapbn block (see `resolve_points`), or on
     other models to `swapbn.fx.find_points`.
-    `also` takes further hook sets (objects with `attach(points, handles)`, such as
-    `ChannelSampler`) that ride along in the same pass instead of reading the data again.
+    `also` takes further hook sets (objects with `attach(points, handles, images)`, such as
+    `ChannelSampler`; `images` is the pass's length where known, else None) that ride along
+    in the same pass instead of reading the data again.
     `fused=True` reduces each batch with one compiled kernel (see `ChannelMoments.update`):
     a few seconds of compilation per process buy a pass close to a plain evaluation's cost
     (docs/speed.md has the measured break-even).
@@ -163,8 +195,9 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
     with evaluating(run, device) as dev, hooked([]) as handles:
         for p, layer in zip(resolved, layers, strict=True):
             _attach(p, layer, handles, fused)
+        images = known_images(data, max_samples=max_samples)
         for extra in also:
-            extra.attach(resolved, handles)
+            extra.attach(resolved, handles, images)
         try:
             for x in input_batches(data, batch_size=batch_size, max_samples=max_samples,
                                    device=dev):

@@ -86,10 +86,24 @@ class ChannelMoments:
         seconds to compile once per process, then one read of the batch instead of nine);
         without a working compiler it falls back to the default reductions, with a warning.
         """
-        batch = _batch_stats(x.detach(), channel_dim, self.moments, fused)
+        batch, _ = _batch_stats(x.detach(), channel_dim, self.moments, fused)
         if batch is not None:
             self.merge(batch)
         return self
+
+    def update_affine(self, x: torch.Tensor, scale: torch.Tensor,
+                      bias: torch.Tensor) -> ChannelMoments | None:
+        """`update(x, fused=True)` (channels along dim 1) that also returns, from the same
+        read of x, the sum and maximum of |scale * x + bias| per channel (moments=False
+        statistics): the output of an eval-mode BatchNorm applied to x costs no second pass.
+        None where the fused kernels do not run (x is then added all the same)."""
+        if not self.moments:
+            raise ValueError("update_affine needs moments=True")
+        batch, folded = _batch_stats(x.detach(), 1, self.moments, True,
+                                     (scale.to(torch.float64), bias.to(torch.float64)))
+        if batch is not None:
+            self.merge(batch)
+        return folded
 
     def merge(self, other: ChannelMoments) -> ChannelMoments:
         """Combine `other` into self exactly (Chan / Pebay pairwise formulas); returns self."""
@@ -318,16 +332,22 @@ def _eager_sums(xs: torch.Tensor, moments: bool) -> dict[str, torch.Tensor]:
     return out
 
 
-def _fused_moments(xs: torch.Tensor) -> dict[str, torch.Tensor]:
+def _fused_moments(xs: torch.Tensor, scale: torch.Tensor | None = None,
+                   bias: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """The sums of `_eager_sums` in float64, written for torch.compile to fuse into one read
-    of the batch (and one of its first eighth, for the shift)."""
+    of the batch (and one of its first eighth, for the shift). With (1, C, 1) `scale` and
+    `bias`, also the sum and maximum of |scale * x + bias|, from the same read."""
     shift = xs[: (xs.shape[0] + 7) // 8].to(torch.float64).mean(dim=(0, 2), keepdim=True)
     x = xs.to(torch.float64)
     d = x - shift
     d2 = d * d
-    return {"sum_abs": x.abs().sum((0, 2)), "min": xs.amin((0, 2)), "max": xs.amax((0, 2)),
-            "s1": d.sum((0, 2)), "s2": d2.sum((0, 2)), "s3": (d2 * d).sum((0, 2)),
-            "shift": shift}  # (1, C, 1): flattening it here makes inductor's loop 1.8x slower
+    out = {"sum_abs": x.abs().sum((0, 2)), "min": xs.amin((0, 2)), "max": xs.amax((0, 2)),
+           "s1": d.sum((0, 2)), "s2": d2.sum((0, 2)), "s3": (d2 * d).sum((0, 2)),
+           "shift": shift}  # (1, C, 1): flattening it here makes inductor's loop 1.8x slower
+    if scale is not None:
+        ay = (x * scale + bias).abs()
+        out.update(affine_sum_abs=ay.sum((0, 2)), affine_max_abs=ay.amax((0, 2)))
+    return out
 
 
 def _fused_abs(xs: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -349,18 +369,19 @@ class _Fused:
         return (self.broken is None and xs.shape[0] > 1
                 and threading.current_thread() is threading.main_thread())
 
-    def __call__(self, xs: torch.Tensor, moments: bool) -> dict[str, torch.Tensor]:
+    def __call__(self, xs: torch.Tensor, moments: bool,
+                 affine: tuple[torch.Tensor, torch.Tensor] = ()) -> dict[str, torch.Tensor]:
         if moments not in self.kernels:
             self.kernels[moments] = torch.compile(_fused_moments if moments else _fused_abs,
                                                   dynamic=True)
         try:
-            out = self.kernels[moments](xs)
+            out = self.kernels[moments](xs, *affine)
         except Exception as exc:  # noqa: BLE001 - any compiler failure falls back to eager
             self.broken = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
             warnings.warn(f"fused statistics are not available here ({self.broken}); "
                           "measuring with PyTorch's eager reductions", stacklevel=2)
             return _eager_sums(xs, moments)
-        for key in ("min", "max", "max_abs"):
+        for key in ("min", "max", "max_abs", "affine_max_abs"):
             if key in out:
                 out[key] = out[key].to(torch.float64)
         if "shift" in out:
@@ -371,23 +392,34 @@ class _Fused:
 _FUSED = _Fused()
 
 
-def _batch_stats(x: torch.Tensor, channel_dim: int, moments: bool,
-                 fused: bool = False) -> ChannelMoments | None:
-    """Statistics of one batch, reduced on its device around a shift (see the module text)."""
+def _batch_stats(x: torch.Tensor, channel_dim: int, moments: bool, fused: bool = False,
+                 affine: tuple[torch.Tensor, torch.Tensor] = ()
+                 ) -> tuple[ChannelMoments | None, ChannelMoments | None]:
+    """Statistics of one batch, reduced on its device around a shift (see the module text),
+    and with `affine` = (scale, bias) the |y| statistics of y = scale * x + bias from the same
+    read (None where the fused kernels do not run); (None, None) for an empty batch."""
     xs = _view3(x, channel_dim)
     a, c, b = xs.shape
     n = a * b
     if n == 0:
-        return None
+        return None, None
     if not xs.is_floating_point():
         xs = xs.to(torch.float64)
-    sums = _FUSED(xs, moments) if fused and _FUSED.usable(xs) else _eager_sums(xs, moments)
+    folded = None
+    if fused and _FUSED.usable(xs):
+        sums = _FUSED(xs, moments, tuple(t.view(1, c, 1) for t in affine))
+        if "affine_sum_abs" in sums:
+            folded = ChannelMoments(moments=False)
+            folded.count, folded.channels = n, c
+            folded.sum_abs, folded.max_abs = sums["affine_sum_abs"], sums["affine_max_abs"]
+    else:
+        sums = _eager_sums(xs, moments)
     out = ChannelMoments(moments=moments)
     out.count, out.channels = n, c
     out.sum_abs = sums["sum_abs"]
     if not moments:
         out.max_abs = sums["max_abs"]
-        return out
+        return out, folded
     s1, s2, s3 = sums["s1"], sums["s2"], sums["s3"]
     mean_d = s1 / n
     out.mean = sums["shift"] + mean_d
@@ -395,4 +427,4 @@ def _batch_stats(x: torch.Tensor, channel_dim: int, moments: bool,
     out.m3 = s3 - 3.0 * mean_d * s2 + 2.0 * n * mean_d ** 3
     out.min, out.max = sums["min"], sums["max"]
     out.max_abs = torch.maximum(-out.min, out.max)
-    return out
+    return out, folded

@@ -21,25 +21,27 @@ from torch import nn
 from ..atomic import atomic_write
 from ..fx import model_points
 from ..points import points_module, resolve_points
-from .batches import evaluating, hooked, input_batches
+from .batches import evaluating, hooked, input_batches, known_images
 
 SITES = ("act", "block")
 
 
 class SkipReservoir:
-    """Uniform samples without replacement of at most `size` values from each of R streams.
+    """Uniform samples without replacement of at most `size` values from each of R streams
+    that advance together (the chosen channels of a layer see the same number of values).
 
     Li's Algorithm L (ACM TOMS 20(4), 1994): once `size` values fill a sample, the position
     of the next value to enter it follows from a random skip, so the work grows with the
     number of replacements (about size * ln(n / size)), not with the n values seen. In the
     random-key view of reservoir sampling (keep the `size` smallest of n uniform keys), the
     kept set is a uniform subset independent of W, the largest kept key, which follows
-    Beta(size, n - size + 1); so a batch that carries a stream past `size` takes a uniform
-    subset of everything so far in one draw and starts Algorithm L from that W, instead of
-    replaying the thousands of replacements a first large batch would need. Skips and slots
-    are drawn on the host from a seeded NumPy generator, vectorised in chunks (log W is a
-    cumulative sum), and each batch costs one gather and one indexed write of the chosen
-    values on their own device: no host sync, no key per value.
+    Beta(size, n - size + 1); so a batch that carries the streams past `size` takes a
+    uniform subset of everything so far in one draw and starts Algorithm L from that W,
+    instead of replaying the thousands of replacements a first large batch would need.
+    Skips and slots are drawn on the host from a seeded NumPy generator for all streams at
+    once, in chunks that reach about twice the streams' length (log W is a cumulative sum),
+    and each batch costs one gather and one indexed write of the chosen values on their own
+    device: no host sync, no key per value.
     """
 
     CHUNK = 256  # fewest replacements drawn at once
@@ -47,80 +49,112 @@ class SkipReservoir:
 
     def __init__(self, rows: int, size: int, rng: np.random.Generator) -> None:
         self.rows, self.size, self.rng = rows, size, rng
-        self.seen = np.zeros(rows, dtype=np.int64)  # values of each stream so far
+        self.seen = 0  # values of each stream so far
         self.values: torch.Tensor | None = None  # (rows, size) float32 on the batch's device
         self._log_w = np.zeros(rows)  # log W for the next skip, per stream (set once full)
-        self._last = np.zeros(rows, dtype=np.int64)  # last drawn replacement position
-        self._pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(rows)]
+        # drawn replacements not yet reached: (rows, m) positions, increasing along each row,
+        # and the slots they go to; `_head` counts each row's columns already used
+        self._pos = np.zeros((rows, 0), dtype=np.int64)
+        self._slot = np.zeros((rows, 0), dtype=np.int64)
+        self._head = np.zeros(rows, dtype=np.int64)
+        self._planned = False  # positions chosen up front (`expect`)
+        self._replaced = False  # Algorithm L has drawn replacements (slots written again)
 
-    def _draw(self, row: int, count: int) -> None:
-        """Append `count` further (position, slot) replacements of stream `row`."""
+    def _draw(self, count: int, after: np.ndarray) -> None:
+        """Append `count` further replacements to every stream, the first after `after`."""
         k = self.size
-        steps = np.log(self.rng.random(count)) / k  # W <- W * U^(1/k) after each replacement
-        log_w = self._log_w[row] + np.concatenate(([0.0], np.cumsum(steps[:-1])))
+        self._replaced = True
+        steps = np.log(self.rng.random((self.rows, count))) / k  # W *= U^(1/k) each time
+        log_w = self._log_w[:, None] + np.concatenate(
+            [np.zeros((self.rows, 1)), np.cumsum(steps[:, :-1], axis=1)], axis=1)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            skip = np.floor(np.log(self.rng.random(count)) / np.log1p(-np.exp(log_w)))
+            skip = np.floor(np.log(self.rng.random((self.rows, count)))
+                            / np.log1p(-np.exp(log_w)))
         skip[~(skip < self._FAR)] = self._FAR  # inf or NaN once W underflows
         # float64 sums of whole numbers are exact below 2**53; beyond, no stream reaches
-        positions = (self._last[row] + np.cumsum(skip + 1.0)).clip(max=self._FAR)
-        positions = positions.astype(np.int64)
-        slots = self.rng.integers(0, k, count)
-        self._log_w[row], self._last[row] = log_w[-1] + steps[-1], positions[-1]
-        self._pending[row].append((positions, slots))
+        positions = (after[:, None] + np.cumsum(skip + 1.0, axis=1)).clip(max=self._FAR)
+        self._log_w = log_w[:, -1] + steps[:, -1]
+        drop = int(self._head.min())  # columns every row has used
+        self._pos = np.concatenate([self._pos[:, drop:], positions.astype(np.int64)], axis=1)
+        self._slot = np.concatenate([self._slot[:, drop:],
+                                     self.rng.integers(0, k, (self.rows, count))], axis=1)
+        self._head -= drop
 
-    def _jump(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """A stream that held start < size values reaches end > size: a uniform `size`-subset
-        of 0..end-1 (values already kept keep their slots; slot == position below size)."""
+    def expect(self, total: int) -> None:
+        """Announce, before the first value, that the streams will be `total` values long:
+        the samples are then chosen up front as uniform subsets of 0..total-1, each value
+        written once when its batch passes, with no replacement drawn. A stream that turns
+        out shorter keeps the chosen positions it reached (still a uniform subset of it); one
+        that runs longer goes on by Algorithm L from W ~ Beta(size, total - size + 1)."""
         k = self.size
-        chosen = np.sort(self.rng.choice(end, k, replace=False))
-        stay = chosen[chosen < start]
-        free = np.setdiff1d(np.arange(k), stay, assume_unique=True)
-        return chosen[chosen >= start], free
+        if self.seen or self.rows == 0 or total <= k:
+            return  # too late, nothing to sample, or the whole stream fits
+        chosen = np.sort(np.stack([self.rng.choice(total, k, replace=False)
+                                   for _ in range(self.rows)]), axis=1)
+        # a last column at total - 1 that writes nothing: the skips go on from there
+        self._pos = np.concatenate([chosen, np.full((self.rows, 1), total - 1)], axis=1)
+        self._slot = np.concatenate([np.tile(np.arange(k), (self.rows, 1)),
+                                     np.full((self.rows, 1), -1)], axis=1)
+        self._head = np.zeros(self.rows, dtype=np.int64)
+        self._log_w = np.log(self.rng.beta(k, total - k + 1, self.rows))
+        self._planned = True
 
-    def take(self, row: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """(positions within the next `count` values of stream `row`, slots they go to), with
-        only the last write to each slot kept; advances the stream."""
-        start = int(self.seen[row])
-        end = start + count
-        self.seen[row] = end
-        k = self.size
-        if start < k:
-            if end <= k:  # the first `size` values fill the sample in order
-                pos = slot = np.arange(start, end)
-            else:  # this batch fills the sample and goes on: one uniform draw
-                pos, slot = self._jump(start, end)
+    def take(self, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(stream, position within the next `count` values, slot it goes to) of every value
+        that enters a sample, with only the last write to each slot kept; advances every
+        stream by `count`."""
+        start, end, k = self.seen, self.seen + count, self.size
+        self.seen = end
+        if self.rows == 0 or count == 0:
+            return (np.zeros(0, dtype=np.int64),) * 3
+        if start < k and not self._planned:
+            if end <= k:  # the first `size` values fill the samples in order
+                pos = np.tile(np.arange(start, end), self.rows)
+                taken = np.repeat(np.arange(self.rows), end - start), pos - start, pos
+            else:  # this batch fills the samples and goes on: one uniform draw each
+                rows, pos, slot = [], [], []
+                for row in range(self.rows):
+                    chosen = np.sort(self.rng.choice(end, k, replace=False))
+                    stay = chosen[chosen < start]  # already kept, in slot == position
+                    rows.append(np.full(k - len(stay), row))
+                    pos.append(chosen[chosen >= start])
+                    slot.append(np.setdiff1d(np.arange(k), stay, assume_unique=True))
+                taken = (np.concatenate(rows), np.concatenate(pos) - start,
+                         np.concatenate(slot))
             if end >= k:  # full: Algorithm L goes on from W ~ Beta(k, end - k + 1)
-                self._log_w[row] = math.log(self.rng.beta(k, end - k + 1))
-                self._last[row] = end - 1
-            return pos - start, slot
-        while self._last[row] < end:  # about size * ln(end / start) replacements
-            # enough to reach about twice `end`: a handful of draws over a whole stream
-            expected = k * math.log(2 * end / max(self._last[row] + 1, k))
-            self._draw(row, max(self.CHUNK, int(1.1 * expected) + 64))
-        pos, slot = [], []
-        pending = self._pending[row]
-        while pending:
-            p, s = pending[0]
-            keep = p < end
-            pos.append(p[keep])
-            slot.append(s[keep])
-            if keep.all():
-                pending.pop(0)
-            else:
-                pending[0] = (p[~keep], s[~keep])
-                break
-        p, s = np.concatenate(pos), np.concatenate(slot)
-        writer = np.full(k, -1)
-        writer[s] = np.arange(len(s))  # NumPy keeps the last of repeated indices
-        last = writer[writer >= 0]
-        return p[last] - start, s[last]
+                self._log_w = np.log(self.rng.beta(k, end - k + 1, self.rows))
+                self._pos = np.full((self.rows, 1), end - 1)  # where the skips start from
+                self._slot = np.zeros((self.rows, 1), dtype=np.int64)
+                self._head = np.ones(self.rows, dtype=np.int64)
+            return taken
+        last = self._pos[:, -1]  # the next replacement of each stream comes after it
+        if (last < end - 1).any():  # about size * ln(end / start) replacements per stream
+            expected = k * math.log(2 * end / max(int(last.min()) + 1, k))
+            self._draw(max(self.CHUNK, int(1.1 * expected) + 64), last)
+            while (self._pos[:, -1] < end - 1).any():
+                self._draw(self.CHUNK, self._pos[:, -1])
+        reach = np.array([np.searchsorted(p, end) for p in self._pos])  # rows are sorted
+        counts = reach - self._head
+        rows = np.repeat(np.arange(self.rows), counts)  # row by row, positions increasing
+        col = np.arange(len(rows)) + np.repeat(self._head - np.cumsum(counts) + counts, counts)
+        self._head = reach
+        slots = self._slot[rows, col]
+        if not self._replaced:  # positions chosen up front: each slot written once
+            keep = slots >= 0
+            rows, col, slots = rows[keep], col[keep], slots[keep]
+            return rows, self._pos[rows, col] - start, slots
+        writer = np.full(self.rows * k + 1, -1)
+        # NumPy keeps the last of repeated indices; slot -1 (the anchor) goes to a spare cell
+        writer[np.where(slots >= 0, rows * k + slots, self.rows * k)] = np.arange(len(rows))
+        last = writer[:-1][writer[:-1] >= 0]
+        rows, col = rows[last], col[last]
+        return rows, self._pos[rows, col] - start, self._slot[rows, col]
 
     def sample(self, row: int) -> torch.Tensor:
         """The sample of stream `row` (fewer than `size` values if the stream was shorter)."""
-        count = min(int(self.seen[row]), self.size)
         if self.values is None:
             return torch.zeros(0)
-        return self.values[row, :count]
+        return self.values[row, :min(self.seen, self.size)]
 
 
 class ChannelSamples:
@@ -184,6 +218,7 @@ class ChannelSampler:
         self.rng = np.random.default_rng(seed)
         self.state: dict[str, dict] = {}
         self.names: list[str] = []
+        self.images: int | None = None
 
     def _hook(self, name: str, site: str):
         def on_output(module, inputs, output):
@@ -195,27 +230,35 @@ class ChannelSampler:
                 entry["channels"] = _choose(self.channels, c, self.gen, self.random_channels)
                 entry["chosen"] = entry["channels"].numpy()
             chosen = entry["chosen"]
-            if site not in entry:  # one stream per chosen channel, then the whole layer
-                entry[site] = SkipReservoir(len(chosen) + 1, self.max_values, self.rng)
-            res: SkipReservoir = entry[site]
-            # (image, channel, position) of each value taken, and where it goes in the sample
-            rows = []
-            for row, channel in enumerate(chosen):
-                pos, slot = res.take(row, n * s)
-                rows.append((pos // s, np.full(len(pos), channel), pos % s,
-                             row * res.size + slot))
-            pos, slot = res.take(len(chosen), n * c * s)  # layer stream in (N, C, S) order
-            rows.append((pos // (c * s), pos // s % c, pos % s, len(chosen) * res.size + slot))
-            if res.values is None:
-                res.values = torch.zeros(res.rows, res.size, dtype=torch.float32,
-                                         device=y.device)
-            index = torch.from_numpy(np.concatenate([np.stack(r) for r in rows], axis=1))
+            if site not in entry:  # a stream per chosen channel, and one of the whole layer
+                entry[site] = (SkipReservoir(len(chosen), self.max_values, self.rng),
+                               SkipReservoir(1, self.max_values, self.rng))
+                if self.images:
+                    entry[site][0].expect(self.images * s)
+                    entry[site][1].expect(self.images * c * s)
+            channels, layer = entry[site]
+            # (image, channel, position) of each value taken, and where it goes
+            row, pos, slot = channels.take(n * s)
+            picks = [(pos // s, chosen[row], pos % s, row * channels.size + slot)]
+            _, pos, slot = layer.take(n * c * s)  # the layer stream in (N, C, S) order
+            picks.append((pos // (c * s), pos // s % c, pos % s, slot))
+            for res in (channels, layer):
+                if res.values is None:
+                    res.values = torch.zeros(res.rows, res.size, dtype=torch.float32,
+                                             device=y.device)
+            index = torch.from_numpy(np.concatenate([np.stack(p) for p in picks], axis=1))
             index = index.to(y.device, non_blocking=True)  # one host-to-device copy
-            res.values.view(-1)[index[3]] = y3[index[0], index[1], index[2]].float()
+            values = y3[index[0], index[1], index[2]].float()
+            split = len(picks[0][0])
+            channels.values.view(-1)[index[3, :split]] = values[:split]
+            layer.values.view(-1)[index[3, split:]] = values[split:]
         return on_output
 
-    def attach(self, points: Sequence, handles: list) -> None:
+    def attach(self, points: Sequence, handles: list, images: int | None = None) -> None:
+        """Hooks at every point; `images`, when the pass's length is known (measure works
+        it out), lets each stream choose its sample up front (`SkipReservoir.expect`)."""
         self.names = [p.name for p in points]
+        self.images = images
         for p in points:
             handles.append(p.act.register_forward_hook(self._hook(p.name, "act")))
             if p.output is p.act:  # one output: its block samples are its act samples
@@ -231,13 +274,13 @@ class ChannelSampler:
             chosen = entry["channels"]
             arrays[f"channels/{name}"] = chosen.numpy()
             for site in SITES:
-                if isinstance(entry.get(site), SkipReservoir):
-                    res: SkipReservoir = entry[site]
+                if isinstance(entry.get(site), tuple):
+                    channels, layer = entry[site]
                     k = len(chosen)
-                    rows = torch.stack([res.sample(r) for r in range(k)]) if k else \
+                    rows = torch.stack([channels.sample(r) for r in range(k)]) if k else \
                         torch.zeros(0, 0)
                     arrays[f"{site}/{name}"] = rows.cpu().numpy()
-                    arrays[f"{site}_layer/{name}"] = res.sample(k).cpu().numpy()
+                    arrays[f"{site}_layer/{name}"] = layer.sample(0).cpu().numpy()
             if entry.get("block") == "act" and "act/" + name in arrays:
                 arrays[f"block/{name}"] = arrays[f"act/{name}"]
                 arrays[f"block_layer/{name}"] = arrays[f"act_layer/{name}"]
@@ -260,7 +303,8 @@ def channel_samples(model: nn.Module, data, *, channels: int | Sequence[int] = 4
     points = model_points(model) if points is None else points
     run = points_module(model, points)  # the observed graph of find_points' points
     with evaluating(run, device) as dev, hooked([]) as handles:
-        sampler.attach(resolve_points(model, points), handles)
+        sampler.attach(resolve_points(model, points), handles,
+                       known_images(data, max_samples=max_samples))
         for x in input_batches(data, batch_size=batch_size, max_samples=max_samples, device=dev):
             run(x)
     return sampler.result()
