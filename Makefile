@@ -35,12 +35,12 @@ test-slow: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -m slow
 
 # Each benchmark prints its ratios (measured side by side) and appends a line to
-# benchmarks/results.md; about 10 minutes on 2 CPU cores, most of it torch.compile's first step.
+# benchmarks/results.md; about 9 minutes on 2 CPU cores (10.5 with three rounds of threads.py).
 bench: $(VENV)/.installed-dev
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/data_pipeline.py --limit 10000
-	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/metrics_pass.py --threads 1 --images 1024 --rounds 2
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/metrics_pass.py --threads 1 --rounds 1
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/training_step.py --threads 1 --steps 5 --rounds 2
-	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/threads.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/threads.py --rounds 2
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
