@@ -322,7 +322,7 @@ def _eager_sums(xs: torch.Tensor, moments: bool) -> dict[str, torch.Tensor]:
     d = torch.sub(xs, shift, out=work)
     out["shift"] = shift.view(c).to(torch.float64)
     out["s1"] = total(d.sum(maps))
-    if nhwc:  # xs itself is no longer needed: its copy's slot may take d^2
+    if nhwc:  # slot 1 is free (a channels_last batch is never copied): d^2 goes there
         d2 = torch.mul(d, d, out=_scratch(xs.shape, dtype, xs.device, 1))
         out["s2"] = total(d2.sum(maps))
         out["s3"] = total(d2.mul_(d).sum(maps))
