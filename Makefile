@@ -35,7 +35,8 @@ test-slow: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -m slow
 
 # Each benchmark prints its ratios (measured side by side) and appends a line to
-# benchmarks/results.md; about 9 minutes on 2 CPU cores (10.5 with three rounds of threads.py).
+# benchmarks/results.md; 6 minutes on 2 CPU cores (measured 2026-11-30), 10.5 with three rounds of
+# threads.py.
 bench: $(VENV)/.installed-dev
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/data_pipeline.py --limit 10000
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/metrics_pass.py --threads 1 --rounds 1

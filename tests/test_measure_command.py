@@ -97,3 +97,10 @@ def test_checkpoint_of_another_model_is_a_usage_error(tmp_path, capsys):
     assert main(["measure", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "cannot load" in err and len(err.strip().splitlines()) == 1
+
+
+def test_model_flags_with_a_run_directory_are_refused_not_ignored(run_dir, capsys):
+    path, _ = run_dir
+    assert main(["measure", str(path), "--order", "swap", "--weights", "w.pt"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--order, --weights" in err

@@ -25,8 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run directory written by `swapbn train` (or give --arch)")
     g = p.add_argument_group("a model without a run directory")
     g.add_argument("--arch", default=None, help="model name, e.g. torchvision:resnet18")
-    g.add_argument("--act", default="tanh", help="activation (default tanh)")
-    g.add_argument("--order", default="convention", help="convention (default) or swap")
+    g.add_argument("--act", default=None, help="activation (default tanh)")
+    g.add_argument("--order", default=None, help="convention (default) or swap")
     g.add_argument("--dataset", default=None, help="data set whose test split is measured")
     g.add_argument("--weights", default=None, metavar="FILE",
                    help="state dict file of the model (default: untrained)")
@@ -57,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
     args.device = str(resolve_device(args.device))
     if (args.run_dir is None) == (args.arch is None):
         raise UsageError("give a run directory or --arch (with --dataset), not both")
+    model_flags = [f"--{name}" for name in ("act", "order", "dataset", "weights")
+                   if getattr(args, name) is not None]
+    if args.run_dir is not None and model_flags:
+        raise UsageError(f"{', '.join(model_flags)} describe a model without a run directory "
+                         "(with --arch); a run directory brings its own")
     if args.arch is not None:
         model, config, data = _bare_model(args)
     else:
@@ -107,6 +112,7 @@ def _bare_model(args: argparse.Namespace) -> tuple:
     if args.dataset is None:
         raise UsageError("--arch needs --dataset (the data set to measure on)")
     data = load_dataset(args.dataset, args.data_root, seed=DATA_SEED)
+    args.act, args.order = args.act or "tanh", args.order or "convention"
     config = {"arch": args.arch, "act": args.act, "order": args.order, "dataset": args.dataset,
               "data_root": args.data_root}
     model = build_model(args.arch, num_classes=data.num_classes, act=args.act, order=args.order,
