@@ -34,11 +34,10 @@ import torch
 
 from swapbn import build_model
 from swapbn.data import load_dataset
-from swapbn.fx import model_points
-from swapbn.metrics import ChannelMoments, ChannelSampler, gradient_probes, measure
+from swapbn.fx import bind_points
+from swapbn.metrics import ChannelSampler, gradient_probes, measure
 from swapbn.metrics.batches import hooked
-from swapbn.metrics.measure import LayerMeasurement, _attach
-from swapbn.points import resolve_points
+from swapbn.metrics.measure import attach, layer_statistics
 from swapbn.rundir import RunDir
 from swapbn.training.fast import in_memory_format
 from swapbn.training.loop import evaluate
@@ -85,11 +84,8 @@ def statistics_per_batch(model: torch.nn.Module, inputs: list[torch.Tensor],
                          rounds: int) -> dict[str, float]:
     """Forward passes with measure's hooks (default and fused statistics; without its setup)
     over forward passes without them, each batch timed under the three in turn."""
-    points = resolve_points(model, model_points(model))
-    layers = {fused: [LayerMeasurement(p.name, p.kind, p.bound, act,
-                                       act if p.shared else ChannelMoments(moments=False))
-                      for p in points for act in [ChannelMoments()]]
-              for fused in (False, True)}
+    _, points = bind_points(model)
+    layers = {fused: layer_statistics(points) for fused in (False, True)}
     spent = {None: 0.0, False: 0.0, True: 0.0}
     model.eval()
     with torch.no_grad():
@@ -98,8 +94,7 @@ def statistics_per_batch(model: torch.nn.Module, inputs: list[torch.Tensor],
                 for fused in spent:
                     with hooked([]) as handles:
                         if fused is not None:
-                            for p, layer in zip(points, layers[fused], strict=True):
-                                _attach(p, layer, handles, fused)
+                            attach(points, layers[fused], handles, fused)
                         start = time.perf_counter()
                         model(x)
                         spent[fused] += time.perf_counter() - start

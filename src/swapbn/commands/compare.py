@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..training.compare import (
     COMPARE_JSON,
+    COMPARE_MD,
     check_orders,
     compare,
     differences_table,
@@ -70,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
             print()
             print(differences_table(record["differences"]))
         files = ", ".join(f"{args.out}/{name}" for name in
-                          [COMPARE_JSON, "compare.md", *figures])
+                          [COMPARE_JSON, COMPARE_MD, *figures])
         print(f"\n{files} ({record['seconds']:.0f} s)")
     return 0

@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from ..intervals import OPPOSITE
+
 HELP = "tables (mean ± std over seeds), paper comparisons and figures from run directories"
 
 
@@ -27,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
             total = sum(len(g.runs) for g in sec.groups)
             held = sum(c.holds is True for c in sec.checks)
             judged = sum(c.holds is not None for c in sec.checks)
-            opposite = sum(c.verdict == "opposite" for c in sec.checks)
+            opposite = sum(c.verdict == OPPOSITE for c in sec.checks)
             figures = sum(p.suffix == ".png" for p in sec.files)
             print(f"{sec.experiment:<12} runs {done}/{total} completed, "
                   f"paper's direction holds {held}/{judged} ({opposite} opposite, "

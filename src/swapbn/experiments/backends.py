@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from ..errors import UsageError
 from ..rundir import FinalRecord, RunDir
 from .cluster import RETRIES, collect, run_on_node
-from .execute import STOPS_SWEEP, record_failure, run_one
+from .execute import record_failure, run_one, stops_sweep
 
 OnResult = Callable[[str, FinalRecord], None]  # (run_id, its final record)
 BACKENDS = ("local", "ray")
@@ -48,7 +48,7 @@ def run_local(jobs: list[dict], *, workers: int, on_result: OnResult) -> None:
                 try:
                     final = future.result()
                 except Exception as exc:
-                    if isinstance(exc, OSError) and exc.errno in STOPS_SWEEP:
+                    if stops_sweep(exc):
                         raise
                     final = _crashed(job, exc)
                 on_result(job["run_id"], final)

@@ -26,8 +26,9 @@ def run_on_node(job: dict) -> dict:
     import ray
 
     run = RunDir(job["out_dir"])
+    before = run.final
     resumed_after = (len(run.metrics()) if job.get("mode") == "resume" and run.has_checkpoint
-                     and (run.final is None or not run.final.finished) else 0)
+                     and (before is None or not before.finished) else 0)
     final = run_one(job)
     return {"final": final, "node": ray.get_runtime_context().get_node_id(),
             "host": socket.gethostname(), "resumed_after": resumed_after,

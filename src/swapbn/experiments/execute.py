@@ -40,7 +40,7 @@ def run_one(job: dict) -> FinalRecord:
     except RunBusy as exc:  # another process runs it: nothing of ours to record there
         return FinalRecord.failed(exc)
     except Exception as exc:  # recorded, and the sweep goes on
-        if isinstance(exc, OSError) and exc.errno in STOPS_SWEEP:
+        if stops_sweep(exc):
             raise  # a full disk fails every later run too: the sweep stops with one line
         return record_failure(RunDir(job["out_dir"]), job["config"], exc,
                               time.perf_counter() - started)
@@ -73,7 +73,7 @@ def record_failure(run: RunDir, config: dict, exc: BaseException,
             run.write_config(config)
         run.write_final(final)
     except OSError as write_error:
-        if write_error.errno in STOPS_SWEEP:
+        if stops_sweep(write_error):
             raise
         # a read-only folder, a file where the folder should be: listed, not recorded
         return FinalRecord(status="failed", seconds=seconds,
@@ -82,6 +82,11 @@ def record_failure(run: RunDir, config: dict, exc: BaseException,
 
 
 STOPS_SWEEP = (errno.ENOSPC, errno.EDQUOT)  # the disk (or quota) is full
+
+
+def stops_sweep(exc: BaseException) -> bool:
+    """A full disk (or quota): every later run would fail too, so the sweep stops."""
+    return isinstance(exc, OSError) and exc.errno in STOPS_SWEEP
 
 
 def _epoch_printer(job: dict):

@@ -13,7 +13,6 @@ over (docs/faults.md).
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from ..rundir import FinalRecord, RunDir
 from ..training import TrainConfig
 from ..training.fast import HOW_FIELDS
 from ..training.progress import eta_text, overall_text
-from ..training.threads import default_threads
+from ..training.threads import default_threads, usable_cores
 from .backends import run_local, run_ray
 from .registry import RunSpec
 
@@ -97,13 +96,6 @@ class SweepOptions:
     tensorboard: str | None = None  # "" inside each run directory, DIR: DIR/<run_id>
 
 
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions) -> float:
     """Run every planned run that is not done; fills each PlannedRun.result. Returns seconds."""
     out = Path(out)
@@ -112,7 +104,7 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
     todo = [p for p in planned if p.state not in ("done", "broken")]
     workers = max(1, options.workers)
     sequential = options.backend == "local" and workers == 1
-    cpus = options.cpus_per_run or max(1, cpu_count() // workers)
+    cpus = options.cpus_per_run or max(1, usable_cores() // workers)
     # Runs in this process use the free cores (training/threads.py); parallel ones share them.
     threads = default_threads() if sequential and not options.cpus_per_run else max(1, int(cpus))
     jobs = [{"run_id": p.run_id, "config": p.config, "out_dir": str(out / p.run_id),

@@ -6,9 +6,9 @@ observer modules there (the way PyTorch's fx quantization tooling inserts observ
 `replace_activations` changes the activation type. See docs/architecture.md.
 """
 
-from .find import Observer, PointSet, find_points, model_points
+from .find import Observer, PointSet, bind_points, find_points, model_points
 from .rewrite import SwapReport, replace_activations, swap_norm_act
 from .sites import TraceError, trace
 
-__all__ = ["Observer", "PointSet", "SwapReport", "TraceError", "find_points", "model_points",
+__all__ = ["Observer", "PointSet", "SwapReport", "TraceError", "bind_points", "find_points", "model_points",
            "replace_activations", "swap_norm_act", "trace"]

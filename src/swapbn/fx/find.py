@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import fx, nn
 
-from ..points import MeasurementPoint, PointSet, measurement_points
+from ..points import MeasurementPoint, PointSet, measurement_points, points_module, resolve_points
 from .sites import (
     activation_site_bound,
     first_input,
@@ -124,3 +124,10 @@ def find_points(model: nn.Module) -> PointSet:
 def model_points(model: nn.Module) -> list[MeasurementPoint]:
     """The default points of measure(): the blocks of a swapbn model, else find_points."""
     return measurement_points(model) or find_points(model)
+
+
+def bind_points(model: nn.Module, points=None) -> tuple[nn.Module, list[MeasurementPoint]]:
+    """(the module a pass runs, the resolved points) for `points`, or for the model's default
+    points when None: the one setup of measure, channel_samples and gradient_probes."""
+    points = model_points(model) if points is None else points
+    return points_module(model, points), resolve_points(model, points)

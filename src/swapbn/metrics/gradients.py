@@ -15,8 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..fx import model_points
-from ..points import points_module, resolve_points
+from ..fx import bind_points
 from .batches import hooked, labelled_batches, model_device
 
 
@@ -52,11 +51,8 @@ def gradient_probes(model: nn.Module, data, *, batches: int = 4,
     """
     if batches < 1:
         raise ValueError(f"batches must be at least 1, got {batches}")
-    default = points is None
-    points = model_points(model) if default else points
-    run = points_module(model, points)  # the observed graph of find_points' points
-    probes = resolve_points(model, points)
-    if default:  # found points without a weight layer (after a residual sum) have no probe
+    run, probes = bind_points(model, points)
+    if points is None:  # found points without a weight layer (after a residual sum) have no probe
         probes = [p for p in probes if p.weight is not None]
     if any(p.weight is None for p in probes):
         raise ValueError("gradient probes need points with a weight layer (swapbn blocks)")

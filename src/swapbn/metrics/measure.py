@@ -9,8 +9,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..fx import model_points
-from ..points import MeasurementPoint, points_module, resolve_points
+from ..fx import bind_points
+from ..points import MeasurementPoint
 from . import formulas
 from .batches import evaluating, hooked, input_batches, known_images
 from .moments import ChannelMoments, collective_device, release_scratch
@@ -132,6 +132,23 @@ def _eval_affine(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
     return scale.detach(), bias.detach()
 
 
+def layer_statistics(points: list[MeasurementPoint]) -> list[LayerMeasurement]:
+    """Empty statistics for each point (the block output's are the activation's when shared)."""
+    layers = []
+    for p in points:
+        act = ChannelMoments()
+        block = act if p.shared else ChannelMoments(moments=False)
+        layers.append(LayerMeasurement(p.name, p.kind, p.bound, act, block))
+    return layers
+
+
+def attach(points: list[MeasurementPoint], layers: list[LayerMeasurement], handles: list,
+           fused: bool) -> None:
+    """measure's hooks: each point feeds its layer's statistics."""
+    for p, layer in zip(points, layers, strict=True):
+        _attach(p, layer, handles, fused)
+
+
 def _attach(point: MeasurementPoint, layer: LayerMeasurement, handles: list,
             fused: bool) -> None:
     """Hooks feeding the layer's statistics. With fused kernels, a block output that is an
@@ -183,21 +200,15 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
     a few seconds of compilation per process buy a pass close to a plain evaluation's cost
     (docs/speed.md has the measured break-even).
     """
-    points = model_points(model) if points is None else points
-    run = points_module(model, points)  # the observed graph of find_points' points
-    resolved = resolve_points(model, points)
-    layers = []
-    for p in resolved:
-        act = ChannelMoments()
-        block = act if p.shared else ChannelMoments(moments=False)
-        layers.append(LayerMeasurement(p.name, p.kind, p.bound, act, block))
+    run, resolved = bind_points(model, points)
+    layers = layer_statistics(resolved)
     samples = 0
     with evaluating(run, device) as dev, hooked([]) as handles:
-        for p, layer in zip(resolved, layers, strict=True):
-            _attach(p, layer, handles, fused)
-        images = known_images(data, max_samples=max_samples)
-        for extra in also:
-            extra.attach(resolved, handles, images)
+        attach(resolved, layers, handles, fused)
+        if also:
+            images = known_images(data, max_samples=max_samples)
+            for extra in also:
+                extra.attach(resolved, handles, images)
         try:
             for x in input_batches(data, batch_size=batch_size, max_samples=max_samples,
                                    device=dev):

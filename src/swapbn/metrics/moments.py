@@ -32,7 +32,7 @@ import torch.distributed as dist
 _FIELDS = ("mean", "m2", "m3", "sum_abs", "max_abs", "min", "max")
 
 
-def _view3(x: torch.Tensor, channel_dim: int) -> torch.Tensor:
+def view3(x: torch.Tensor, channel_dim: int) -> torch.Tensor:
     """(A, C, B) view of x with the channel axis in the middle, without copying when possible."""
     if x.dim() == 0:
         raise ValueError("need a tensor with a channel axis, got a scalar")
@@ -398,7 +398,7 @@ def _batch_stats(x: torch.Tensor, channel_dim: int, moments: bool, fused: bool =
     """Statistics of one batch, reduced on its device around a shift (see the module text),
     and with `affine` = (scale, bias) the |y| statistics of y = scale * x + bias from the same
     read (None where the fused kernels do not run); (None, None) for an empty batch."""
-    xs = _view3(x, channel_dim)
+    xs = view3(x, channel_dim)
     a, c, b = xs.shape
     n = a * b
     if n == 0:

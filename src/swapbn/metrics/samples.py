@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_write
-from ..fx import model_points
-from ..points import points_module, resolve_points
+from ..fx import bind_points
 from .batches import evaluating, hooked, input_batches, known_images
+from .moments import view3
 
 SITES = ("act", "block")
 
@@ -150,11 +150,11 @@ class SkipReservoir:
         rows, col = rows[last], col[last]
         return rows, self._pos[rows, col] - start, self._slot[rows, col]
 
-    def sample(self, row: int) -> torch.Tensor:
-        """The sample of stream `row` (fewer than `size` values if the stream was shorter)."""
+    def samples(self) -> torch.Tensor:
+        """(rows, n) samples of the streams (n < `size` if the streams were shorter)."""
         if self.values is None:
-            return torch.zeros(0)
-        return self.values[row, :min(self.seen, self.size)]
+            return torch.zeros(self.rows, 0)
+        return self.values[:, :min(self.seen, self.size)]
 
 
 class ChannelSamples:
@@ -219,17 +219,18 @@ class ChannelSampler:
         self.state: dict[str, dict] = {}
         self.names: list[str] = []
         self.images: int | None = None
+        self.shared: set[str] = set()  # points whose block output is their act output
 
     def _hook(self, name: str, site: str):
         def on_output(module, inputs, output):
             y = output.detach()
-            y3 = y.unsqueeze(-1) if y.dim() == 2 else y.flatten(2)  # (N, C, S); a view
+            y3 = view3(y, 1)  # (N, C, S)
             n, c, s = y3.shape
             entry = self.state.setdefault(name, {})
             if "channels" not in entry:
-                entry["channels"] = _choose(self.channels, c, self.gen, self.random_channels)
-                entry["chosen"] = entry["channels"].numpy()
-            chosen = entry["chosen"]
+                entry["channels"] = _choose(self.channels, c, self.gen,
+                                            self.random_channels).numpy()
+            chosen = entry["channels"]
             if site not in entry:  # a stream per chosen channel, and one of the whole layer
                 entry[site] = (SkipReservoir(len(chosen), self.max_values, self.rng),
                                SkipReservoir(1, self.max_values, self.rng))
@@ -262,7 +263,7 @@ class ChannelSampler:
         for p in points:
             handles.append(p.act.register_forward_hook(self._hook(p.name, "act")))
             if p.output is p.act:  # one output: its block samples are its act samples
-                self.state.setdefault(p.name, {})["block"] = "act"
+                self.shared.add(p.name)
             else:
                 handles.append(p.output.register_forward_hook(self._hook(p.name, "block")))
 
@@ -271,17 +272,14 @@ class ChannelSampler:
         arrays: dict[str, np.ndarray] = {
             "layers": np.array([n for n in self.names if n in self.state])}
         for name, entry in self.state.items():
-            chosen = entry["channels"]
-            arrays[f"channels/{name}"] = chosen.numpy()
+            arrays[f"channels/{name}"] = entry["channels"]
             for site in SITES:
-                if isinstance(entry.get(site), tuple):
+                if site in entry:
                     channels, layer = entry[site]
-                    k = len(chosen)
-                    rows = torch.stack([channels.sample(r) for r in range(k)]) if k else \
-                        torch.zeros(0, 0)
+                    rows = channels.samples() if len(entry["channels"]) else torch.zeros(0, 0)
                     arrays[f"{site}/{name}"] = rows.cpu().numpy()
-                    arrays[f"{site}_layer/{name}"] = layer.sample(0).cpu().numpy()
-            if entry.get("block") == "act" and "act/" + name in arrays:
+                    arrays[f"{site}_layer/{name}"] = layer.samples()[0].cpu().numpy()
+            if name in self.shared and "act/" + name in arrays:
                 arrays[f"block/{name}"] = arrays[f"act/{name}"]
                 arrays[f"block_layer/{name}"] = arrays[f"act_layer/{name}"]
         return ChannelSamples(arrays)
@@ -300,11 +298,9 @@ def channel_samples(model: nn.Module, data, *, channels: int | Sequence[int] = 4
     """
     sampler = ChannelSampler(channels=channels, max_values=max_values, seed=seed,
                              random_channels=random_channels)
-    points = model_points(model) if points is None else points
-    run = points_module(model, points)  # the observed graph of find_points' points
+    run, resolved = bind_points(model, points)
     with evaluating(run, device) as dev, hooked([]) as handles:
-        sampler.attach(resolve_points(model, points), handles,
-                       known_images(data, max_samples=max_samples))
+        sampler.attach(resolved, handles, known_images(data, max_samples=max_samples))
         for x in input_batches(data, batch_size=batch_size, max_samples=max_samples, device=dev):
             run(x)
     return sampler.result()

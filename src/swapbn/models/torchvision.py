@@ -10,6 +10,8 @@ number of channels (grey-scale digits).
 
 from __future__ import annotations
 
+import functools
+
 from torch import nn
 
 from ..fx import replace_activations, swap_norm_act
@@ -17,6 +19,7 @@ from ..fx import replace_activations, swap_norm_act
 PREFIX = "torchvision:"
 
 
+@functools.cache
 def torchvision_names() -> list[str]:
     """The classification models of torchvision's registry."""
     import torchvision  # heavy: only when a torchvision model is asked for

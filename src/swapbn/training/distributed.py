@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..errors import UsageError
-from ..rundir import RunDir
+from ..rundir import RUN_FILES, RunDir
 
 
 def active() -> bool:
@@ -206,9 +206,9 @@ class SharedRunDir(RunDir):
     def save_channels(self, samples) -> str:
         return super().save_channels(samples) if self.ranks.leader else self.channels_path.name
 
-    def remove(self, names=None) -> None:
+    def remove(self, names: tuple[str, ...] = RUN_FILES) -> None:
         if self.ranks.leader:
-            super().remove() if names is None else super().remove(names)
+            super().remove(names)
 
 
 class GlobalBatchNorm(_BatchNorm):
