@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from swapbn import build_model
 from swapbn.data import load_dataset
 from swapbn.metrics import measure
-from swapbn.training.fast import backend_settings, in_memory_format, precision, prepare_model
+from swapbn.training.fast import backend_settings, compute_mode, in_memory_format, prepare_model
 from swapbn.training.loop import evaluate
 
 PAPER_EPOCHS = 200  # the paper's CIFAR recipe (Table 3)
@@ -88,7 +88,7 @@ def time_variant(name: str, args, data, device: torch.device) -> dict:
         warm_s, _ = run(args.warmup)
         seconds, seen = run(args.steps)
     rate = seen / seconds
-    return {"variant": name, "precision": precision(device, amp=amp, deterministic=False),
+    return {"variant": name, "precision": compute_mode(device, bf16=amp, deterministic=False),
             "images_per_s": rate, "warmup_s": warm_s,
             "projected_paper_cifar_s": projected_seconds(rate)}
 

@@ -20,7 +20,12 @@ from swapbn.presets import paper_recipe
 
 
 @pytest.mark.parametrize("scale", list(SCALES))
-def test_every_run_is_tagged_and_resolves(scale):
+def test_every_run_is_tagged_and_resolves(scale, monkeypatch):
+    # every model, activation family and order with a chosen cpu-scale recipe
+    recipes = {f"{arch}/{family}/{order}": {"lr": 0.01, "wd": 1e-3}
+               for arch in ("vgg16", "vgg16_11", "mobilenet") for family in ("bounded", "relu")
+               for order in ("convention", "swap")}
+    monkeypatch.setattr("swapbn.presets.cpu_recipes", lambda: recipes)
     for name in EXPERIMENTS:
         runs = plan(name, SCALES[scale])
         assert runs and len({r.run_id for r in runs}) == len(runs)

@@ -13,7 +13,7 @@ from swapbn import build_model
 from swapbn.data import load_dataset
 from swapbn.metrics import measure
 from swapbn.training import TrainConfig, train
-from swapbn.training.fast import backend_settings, in_memory_format, precision, prepare_model
+from swapbn.training.fast import backend_settings, compute_mode, in_memory_format, prepare_model
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -65,12 +65,13 @@ def test_memory_format_wrapper_keeps_length_and_labels():
         assert torch.equal(y, y0)
 
 
-def test_precision_names_what_ran():
+def test_compute_mode_names_what_ran():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert precision(cpu, amp=False, deterministic=False) == "float32"
-    assert precision(cuda, amp=False, deterministic=False) == "tf32"
-    assert precision(cuda, amp=False, deterministic=True) == "float32"
-    assert precision(cuda, amp=True, deterministic=False) == "bf16 autocast"
+    assert compute_mode(cpu, bf16=False, deterministic=False) == "float32"
+    assert compute_mode(cpu, bf16=True, deterministic=False) == "bf16 autocast"
+    assert compute_mode(cuda, bf16=False, deterministic=False) == "tf32"
+    assert compute_mode(cuda, bf16=False, deterministic=True) == "float32"
+    assert compute_mode(cuda, bf16=True, deterministic=False) == "bf16 autocast"
 
 
 def test_backend_settings_apply_on_cuda_only_and_come_back():
@@ -93,7 +94,8 @@ def test_a_channels_last_run_records_its_precision_and_equals_nchw(tmp_path):
     a = train(TrainConfig(**base, channels_last=False), tmp_path / "a", progress=False)
     b = train(TrainConfig(**base, channels_last=True), tmp_path / "b", progress=False)
     config = json.loads((tmp_path / "b" / "config.json").read_text())
-    assert config["channels_last"] is True and config["precision"] == "float32"
+    assert config["channels_last"] is True and config["compute"] == "float32"
+    assert config["precision"] in ("float32", "bf16")  # auto: bf16 where the CPU has it
     # same run up to float rounding, which SGD amplifies over an epoch (steps: test above)
     assert b.final_test_acc == pytest.approx(a.final_test_acc, abs=3.0)
     assert b.stats["avg_saturation"] == pytest.approx(a.stats["avg_saturation"], rel=0.05)
@@ -117,11 +119,12 @@ def test_cuda_training_steps_follow_the_cpu(channels_last):
 @needs_cuda
 def test_cuda_amp_run_records_bf16(tmp_path):
     config = TrainConfig(arch="vgg16_11", dataset="digits", width=0.125, train_subset=200,
-                         epochs=1, batch_size=32, lr=0.05, device="cuda", amp=True,
+                         epochs=1, batch_size=32, lr=0.05, device="cuda", precision="bf16",
                          channels_last=True)
     final = train(config, tmp_path, progress=False)
     recorded = json.loads((tmp_path / "config.json").read_text())
-    assert final.status == "completed" and recorded["precision"] == "bf16 autocast"
+    assert final.status == "completed" and recorded["precision"] == "bf16"
+    assert recorded["compute"] == "bf16 autocast"
     assert final.final_test_acc > 20
 
 

@@ -11,7 +11,7 @@ from swapbn.rundir import FinalRecord, RunDir
 
 
 def fake_run(root: Path, run_id: str, *, setting: str, lr: float, wd: float, seed: int,
-             acc: float | None, status: str = "completed") -> Path:
+             acc: float | None, status: str = "completed", val: float | None = None) -> Path:
     """A run directory as training writes it, with only the fields selection reads (and the
     epoch line and statistics a completed record promises)."""
     variant = f"{setting}/lr={lr:g},wd={wd:g}"
@@ -23,7 +23,7 @@ def fake_run(root: Path, run_id: str, *, setting: str, lr: float, wd: float, see
     RunDir(run).write_config(config)
     RunDir(run).write_metrics([{"epoch": 1, "test_acc": acc if acc is not None else 0.0}])
     RunDir(run).write_final(FinalRecord(status=status, final_test_acc=acc, epochs_completed=1,
-                                        stats={}))
+                                        stats={}, final_val_acc=val))
     return run
 
 
@@ -61,8 +61,9 @@ def test_a_diverged_seed_counts_against_its_setting(tmp_path):
             fake_run(tmp_path, "b1", setting="s", lr=0.01, wd=1e-4, seed=1, acc=62.0)]
     choice = select_best(runs)
     assert choice.lr == 0.01 and choice.mean_test_acc == pytest.approx(61.0)
-    assert choice.candidates["s/lr=0.1,wd=0.0001"] == {"mean_test_acc": 90.0, "completed": 1,
-                                                      "runs": 2}
+    assert choice.candidates["s/lr=0.1,wd=0.0001"] == {"mean_test_acc": 90.0,
+                                                       "mean_val_acc": None, "completed": 1,
+                                                       "runs": 2}
 
 
 def test_selection_per_setting_and_records(tmp_path):
@@ -84,10 +85,23 @@ def test_selection_per_setting_and_records(tmp_path):
 
 def test_grid_plan_tags_every_point():
     runs = plan("table2", SCALES["paper"], grid=True)
-    assert len(runs) == 6 * 8 * 3
+    assert len(runs) == 2 * 8 * 3  # LeCun Tanh and Softsign take Tanh's choice
     tags = [r.tags for r in runs]
     assert all(t["grid"] and t["variant"].startswith(t["setting"] + "/lr=") for t in tags)
     one = [r for r in runs if r.tags["setting"] == "tanh/swap" and r.config["seed"] == 0]
     assert sorted((r.config["lr"], r.config["wd"]) for r in one) == sorted(
         (p["lr"], p["wd"]) for p in grid_points("cifar100"))
     assert len({r.run_id for r in runs}) == len(runs)
+
+
+def test_with_a_validation_split_the_test_split_never_chooses(tmp_path):
+    # lr 0.1 is better on test, lr 0.01 on validation: validation decides
+    runs = [fake_run(tmp_path, "a", setting="s", lr=0.1, wd=1e-4, seed=0, acc=70.0, val=60.0),
+            fake_run(tmp_path, "b", setting="s", lr=0.01, wd=1e-4, seed=0, acc=65.0, val=62.0)]
+    choice = select_best(runs)
+    assert (choice.lr, choice.criterion, choice.mean_val_acc) == (0.01, "val", 62.0)
+    assert choice.mean_test_acc == 65.0
+    assert choice.to_dict()["criterion"] == "val"
+    # one completed run without a validation accuracy: the paper's rule (test) for the setting
+    runs.append(fake_run(tmp_path, "c", setting="s", lr=0.01, wd=5e-4, seed=0, acc=50.0))
+    assert select_best(runs).criterion == "test" and select_best(runs).lr == 0.1

@@ -48,12 +48,12 @@ def test_train_and_load_a_torchvision_run(tmp_path, capsys) -> None:
 
 
 def test_resnet_and_shifted_experiments_at_cpu_scale() -> None:
-    resnet = [resolve(r) for r in plan("resnet", SCALES["cpu"])]
+    resnet = [resolve(r) for r in plan("resnet", SCALES["cpu"], seeds=(0,))]
     assert [(c["act"], c["order"]) for c in resnet] == [("tanh", "convention"), ("tanh", "swap"),
                                                          ("relu", "convention")]
     assert all(c["arch"] == "torchvision:resnet18" and c["width"] == 1.0
                and c["dataset"] == "cifar10" and c["train_subset"] == 5000 for c in resnet)
-    shifted = [resolve(r) for r in plan("shifted", SCALES["cpu"])]
+    shifted = [resolve(r) for r in plan("shifted", SCALES["cpu"], seeds=(0,))]
     assert [c["tags"]["variant"] for c in shifted] == ["shifted_tanh/convention",
                                                        "tanh/convention", "tanh/swap"]
     assert shifted[0]["act_kwargs"] == {"dx": -1.0, "dy": 0.76}

@@ -64,9 +64,10 @@ def test_run_directory_holds_the_documented_fields(runs, order: str) -> None:
     config = json.loads((run_dir / "config.json").read_text())
     documented = {"arch", "act", "act_kwargs", "order", "dataset", "data_root", "train_subset",
                   "val_images", "width", "bias", "epochs", "lr", "milestones", "momentum", "wd",
-                  "bn_gamma_wd", "bn_beta_wd", "nwdbn", "batch_size", "seed", "device", "amp",
+                  "bn_gamma_wd", "bn_beta_wd", "nwdbn", "batch_size", "seed", "device", "precision",
                   "stats_every", "preset", "tags", "num_classes", "in_channels", "image_size",
-                  "versions", "git_commit", "device_name"}
+                  "versions", "git_commit", "git_dirty", "device_name", "cpu",
+                  "cpu_capability", "compute"}
     assert documented <= set(config)
     assert (config["num_classes"], config["in_channels"]) == (10, 1)
     assert set(config["versions"]) == {"swapbn", "torch", "python"}

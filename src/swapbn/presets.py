@@ -1,14 +1,21 @@
-"""The paper's training recipes (appendix A.1, Tables 3-6) as data.
+"""The training recipes as data: the paper's (appendix A.1, Tables 3-6) and the cpu scale's.
 
 A recipe is chosen by model family (VGG / MobileNet), activation family (ReLU / bounded),
 order (convention / swap) and data set. The paper tuned only Tanh among the bounded
 activations, so LeCun Tanh, Softsign and the shifted Tanh use the Tanh table; the no-BN
 models (paper A.2) and NWDBN use the convention column (NWDBN then drops BN weight decay).
+
+The cpu scale's recipes (preset "cpu", cpu_recipes.json) were chosen the paper's way at the
+cpu scale's budget: the paper's lr x wd grid per model, activation family and order, one seed
+per point, selected by accuracy on a validation split (docs/results.md shows the grid).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
 
 from .activations import ACTIVATIONS
 
@@ -91,3 +98,43 @@ def paper_recipe(family: str, act: str, order: str, dataset: str) -> Recipe:
         raise ValueError(f"the paper has no recipe for data set {dataset!r}; "
                          f"--preset paper covers {', '.join(PRESET_DATASETS)}")
     return PAPER[(family, activation_family(act), preset_order(order), dataset)]
+
+
+# -- the cpu scale ------------------------------------------------------------------------------
+
+CPU_RECIPES_FILE = Path(__file__).with_name("cpu_recipes.json")
+CPU_EPOCHS = 10
+CPU_MILESTONES = (5, 8)
+CPU_BATCH_SIZE = 128
+# A model without a cpu recipe of its own takes that of its family's model at the cpu scale
+# (the depth experiment's VGG16_n take VGG16_11's, as the paper's take VGG16's).
+CPU_STAND_IN = {"vgg": "vgg16_11"}
+
+
+def recipe_key(arch: str, act: str, order: str) -> str:
+    """The name of a recipe in a recipe table: 'vgg16_11/bounded/swap'. LeCun Tanh and Softsign
+    share Tanh's ('bounded'), NWDBN and no BN the convention's, as in the paper."""
+    return f"{arch}/{activation_family(act)}/{preset_order(order)}"
+
+
+@cache
+def cpu_recipes() -> dict[str, dict]:
+    """{recipe key: {"lr", "wd", ...}}: the committed choices of the cpu scale's grids."""
+    try:
+        table = json.loads(CPU_RECIPES_FILE.read_text())
+    except FileNotFoundError:
+        return {}
+    return dict(table.get("recipes", {}))
+
+
+def cpu_recipe(arch: str, family: str, act: str, order: str) -> Recipe:
+    """The cpu scale's recipe; KeyError (naming the grid to run) when none was chosen yet."""
+    table = cpu_recipes()
+    for model in (arch, CPU_STAND_IN.get(family)):
+        entry = table.get(recipe_key(model, act, order)) if model else None
+        if entry is not None:
+            return Recipe(CPU_EPOCHS, float(entry["lr"]), CPU_MILESTONES, float(entry["wd"]),
+                          CPU_BATCH_SIZE)
+    raise KeyError(f"no cpu-scale recipe for {recipe_key(arch, act, order)} yet: run the "
+                   "paper's grid for it (swapbn sweep NAME --scale cpu --grid) and choose with "
+                   "swapbn recipes")

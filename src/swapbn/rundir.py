@@ -57,14 +57,15 @@ CONFIG_TYPES: dict[str, tuple] = {
     "train_subset": (int, type(None)), "val_images": (int,), "width": NUMBER, "bias": (bool,),
     "epochs": (int,), "lr": NUMBER, "milestones": (list,), "momentum": NUMBER, "wd": NUMBER,
     "bn_gamma_wd": NUMBER, "bn_beta_wd": NUMBER, "nwdbn": (bool,), "batch_size": (int,),
-    "seed": (int,), "device": (str,), "amp": (bool,), "stats_every": (int,),
+    "seed": (int,), "device": (str,), "precision": (str,), "stats_every": (int,),
     "preset": (str, type(None)), "tags": (dict,), "num_classes": (int,),
     "in_channels": (int,), "image_size": (int,),
 }
 CONFIG_REQUIRED: tuple[str, ...] = ()  # commands ask for what they need (MODEL_KEYS)
 FINAL_TYPES: dict[str, tuple] = {
     "status": (str,), "final_test_acc": (*NUMBER, type(None)),
-    "best_test_acc": (*NUMBER, type(None)), "epochs_completed": (int,),
+    "best_test_acc": (*NUMBER, type(None)), "final_val_acc": (*NUMBER, type(None)),
+    "epochs_completed": (int,),
     "seconds": (*NUMBER, type(None)), "error": (str, type(None)), "stats": (dict, type(None)),
     "gradients": (dict, type(None)), "channels": (str, type(None)),
 }
@@ -76,6 +77,21 @@ METRICS_TYPES: dict[str, tuple] = {
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "epoch")
 MODEL_KEYS = ("arch", "act", "order", "num_classes")  # what rebuilding the model needs
 RENAMED = {"val_split": "val_images", "track_stats": "stats_every"}  # config.json of 0.1.0
+# config.json before --precision: `amp` (bool) chose bf16 autocast and `precision` named the
+# compute mode; now `precision` is the setting (float32 | bf16) and `compute` the mode.
+OLD_COMPUTE = {"bf16 autocast": "bf16", "tf32": "float32", "float32": "float32"}
+
+
+def migrate_config(value: dict) -> dict:
+    """config.json as this version writes it, from a record of an earlier version."""
+    value = {RENAMED.get(k, k): v for k, v in value.items()}
+    if "amp" in value and "compute" not in value:
+        amp = value.pop("amp")
+        compute = value.get("precision")
+        if compute in OLD_COMPUTE:
+            value["compute"] = compute
+        value["precision"] = "bf16" if amp is True else OLD_COMPUTE.get(compute, "float32")
+    return value
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,7 @@ class FinalRecord:
     status: str
     final_test_acc: float | None = None
     best_test_acc: float | None = None
+    final_val_acc: float | None = None  # runs with a validation split (grid selection)
     epochs_completed: int = 0
     seconds: float | None = None
     error: str | None = None
@@ -204,7 +221,7 @@ class RunDir:
         path = self.path / CONFIG
         if not path.is_file():
             return None
-        value = {RENAMED.get(k, k): v for k, v in read_record(path, {}).items()}
+        value = migrate_config(read_record(path, {}))
         return check_fields(value, CONFIG_TYPES, CONFIG_REQUIRED, str(path))
 
     @property

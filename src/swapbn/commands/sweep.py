@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
 def _shown(config: dict) -> dict:
     """The values that tell runs apart (the rest is the scale's, the same for every run)."""
     keys = ("arch", "act", "order", "nwdbn", "dataset", "data_root", "width", "train_subset",
+            "val_images", "precision",
             "epochs", "milestones", "lr", "wd", "bn_gamma_wd", "bn_beta_wd", "batch_size",
             "seed", "stats_every", "preset")
     return {k: config[k] for k in keys if config.get(k) is not None}

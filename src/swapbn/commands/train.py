@@ -17,7 +17,14 @@ from ..errors import DivergedError, UsageError
 from ..models import TORCHVISION
 from ..rundir import FinalRecord
 from ..training import train
-from ..training.config import DEFAULT_WIDTH, TrainConfig, parse_act_kwargs, parse_milestones
+from ..training.config import (
+    CPU_WIDTH,
+    DEFAULT_WIDTH,
+    PRECISIONS,
+    TrainConfig,
+    parse_act_kwargs,
+    parse_milestones,
+)
 from ..training.distributed import Ranks, launch, without_option
 from ..training.loop import run_device
 from ..training.tensorboard import summary_writer_class
@@ -47,7 +54,9 @@ def add_training_arguments(p: argparse.ArgumentParser, *,
     g.add_argument("--val-images", "--val-split", dest="val_images", type=int, default=0,
                    metavar="N", help="hold out N training images as a validation split")
     g = p.add_argument_group("recipe (explicit values override --preset)")
-    g.add_argument("--preset", default=None, help="'paper': the paper's Tables 3-6 recipe")
+    g.add_argument("--preset", default=None,
+                   help="'paper': the paper's Tables 3-6 recipe; 'cpu': the lr and wd the cpu "
+                        "scale's grid chose (docs/results.md), width 0.25")
     g.add_argument("--epochs", type=int, default=None, help="default 10 (or the preset's)")
     g.add_argument("--lr", type=float, default=None,
                    help="initial learning rate (default 0.01 or the preset's)")
@@ -65,8 +74,11 @@ def add_training_arguments(p: argparse.ArgumentParser, *,
     g.add_argument("--batch-size", type=int, default=None, help="default 64 (or the preset's)")
     g = p.add_argument_group("running")
     g.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
-    g.add_argument("--amp", action="store_true",
-                   help="bf16 autocast (CUDA only; the paper trained in float32)")
+    g.add_argument("--precision", default="auto",
+                   help=f"{', '.join(PRECISIONS)}; auto (default): bf16 autocast on a CPU "
+                        "with native bf16 arithmetic, float32 on other CPUs and on CUDA (TF32)")
+    g.add_argument("--amp", dest="precision", action="store_const", const="bf16",
+                   help="the same as --precision bf16")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                    help="NHWC memory format for conv models (default on: 1.3x faster training "
                         "on a CPU, and what cuDNN's fastest kernels want)")
@@ -102,12 +114,14 @@ def config_from_args(args: argparse.Namespace, *, order: str, seed: int) -> Trai
         act_kwargs=parse_act_kwargs(args.act_kwargs) if args.act_kwargs else None,
         train_subset=args.train_subset, val_images=args.val_images,
         width=args.width if args.width is not None else (
+            CPU_WIDTH if args.preset == "cpu" and not args.arch.startswith(TORCHVISION) else
             1.0 if args.preset or args.arch.startswith(TORCHVISION) else DEFAULT_WIDTH),
         epochs=args.epochs, lr=args.lr,
         milestones=parse_milestones(args.milestones) if args.milestones is not None else None,
         momentum=args.momentum, wd=args.wd, bn_gamma_wd=args.bn_gamma_wd,
         bn_beta_wd=args.bn_beta_wd, nwdbn=args.nwdbn, batch_size=args.batch_size, seed=seed,
-        device=args.device, amp=args.amp, stats_every=args.stats_every, preset=args.preset,
+        device=args.device, precision=args.precision, stats_every=args.stats_every,
+        preset=args.preset,
         channels_last=args.channels_last, compile=args.compile,
         deterministic=args.deterministic)
 
@@ -127,7 +141,7 @@ def describe(config: TrainConfig) -> str:
     return (f"{config.arch}{width} {config.act} {config.order}{' NWDBN' if config.nwdbn else ''}"
             f" on {config.dataset}{subset}: epochs {config.epochs}, lr {config.lr:g}, milestones "
             f"{','.join(map(str, config.milestones))}, wd {config.wd:g} ({bn}), batch "
-            f"{config.batch_size}, seed {config.seed}{preset}")
+            f"{config.batch_size}, {config.precision}, seed {config.seed}{preset}")
 
 
 def summary(final: FinalRecord) -> str:

@@ -2,7 +2,9 @@
 
 The paper trains every setting with lr {0.1, 0.01} x wd {5e-3, 1e-3, 5e-4, 1e-4} (ImageNet: wd
 {1e-3, 5e-4, 1e-4}) and 3 seeds, then keeps the grid point with the best test accuracy averaged
-over the seeds -- not the best single seed, which would reward seed luck.
+over the seeds -- not the best single seed, which would reward seed luck. Where the grid's runs
+hold out a validation split (the cpu scale's), the choice is made on validation accuracy
+instead, so the test split never decides a recipe.
 """
 
 from __future__ import annotations
@@ -39,9 +41,13 @@ class Choice:
     run_dirs: tuple[str, ...] = ()
     # Every variant of the setting with its mean accuracy and completed / total seeds.
     candidates: dict = field(default_factory=dict)
+    # What chose: "val" (final validation accuracy) where every run has one, else "test".
+    criterion: str = "test"
+    mean_val_acc: float | None = None
 
     def to_dict(self) -> dict:
         return {"setting": self.setting, "variant": self.variant, "lr": self.lr, "wd": self.wd,
+                "criterion": self.criterion, "mean_val_acc": self.mean_val_acc,
                 "mean_test_acc": self.mean_test_acc, "seeds": list(self.seeds),
                 "run_dirs": list(self.run_dirs), "candidates": self.candidates}
 
@@ -64,9 +70,9 @@ def _records(runs: Iterable[str | Path | dict]) -> list[dict]:
     return [r for r in records if r is not None]
 
 
-def _accuracy(record: dict) -> float | None:
+def _accuracy(record: dict, split: str = "test") -> float | None:
     final = record.get("final") or {}
-    acc = final.get("final_test_acc")
+    acc = final.get(f"final_{split}_acc")
     if final.get("status") != "completed" or acc is None or not math.isfinite(acc):
         return None
     return float(acc)
@@ -76,9 +82,11 @@ def select_per_setting(runs: Iterable[str | Path | dict]) -> dict[str, Choice]:
     """The best grid point of every setting: {setting: Choice}.
 
     Runs (run directories or {config, final} records) are grouped by tags.setting and
-    tags.variant. A variant's score is its mean final test accuracy over its seeds. A seed that
-    diverged or failed counts against its variant: variants with every seed completed rank above
-    those without, then by mean accuracy; ties go to the first variant in run order.
+    tags.variant. A variant's score is its mean final validation accuracy over its seeds when
+    every completed run of the setting has one, else its mean final test accuracy (the paper's
+    rule). A seed that diverged or failed counts against its variant: variants with every seed
+    completed rank above those without, then by mean accuracy; ties go to the first variant in
+    run order.
     """
     groups: dict[str, dict[str, list[dict]]] = {}
     for record in _records(runs):
@@ -88,24 +96,33 @@ def select_per_setting(runs: Iterable[str | Path | dict]) -> dict[str, Choice]:
         groups.setdefault(setting, {}).setdefault(variant, []).append(record)
     choices = {}
     for setting, variants in groups.items():
+        completed = [r for rs in variants.values() for r in rs if _accuracy(r) is not None]
+        split = "val" if completed and all(_accuracy(r, "val") is not None
+                                           for r in completed) else "test"
         scored = []
         candidates = {}
         for variant, records in variants.items():
-            accs = [a for a in map(_accuracy, records) if a is not None]
-            mean = sum(accs) / len(accs) if accs else -math.inf
-            complete = len(accs) == len(records)
-            candidates[variant] = {"mean_test_acc": mean if accs else None,
-                                   "completed": len(accs), "runs": len(records)}
-            scored.append(((complete, mean), variant, records))
+            means = {s: _mean([_accuracy(r, s) for r in records]) for s in ("test", "val")}
+            done = sum(_accuracy(r) is not None for r in records)
+            candidates[variant] = {"mean_test_acc": means["test"], "mean_val_acc": means["val"],
+                                   "completed": done, "runs": len(records)}
+            score = means[split] if means[split] is not None else -math.inf
+            scored.append(((done == len(records), score), variant, records, means))
         best_key = max(s[0] for s in scored)
-        _, variant, records = next(s for s in scored if s[0] == best_key)
+        _, variant, records, means = next(s for s in scored if s[0] == best_key)
         config = records[0]["config"]
         choices[setting] = Choice(
             setting=setting, variant=variant, lr=config.get("lr"), wd=config.get("wd"),
-            mean_test_acc=best_key[1],
+            mean_test_acc=means["test"] if means["test"] is not None else -math.inf,
             seeds=tuple(sorted(r["config"].get("seed", 0) for r in records)),
-            run_dirs=tuple(r.get("run_dir", "") for r in records), candidates=candidates)
+            run_dirs=tuple(r.get("run_dir", "") for r in records), candidates=candidates,
+            criterion=split, mean_val_acc=means["val"])
     return choices
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
 
 
 def select_best(runs: Iterable[str | Path | dict]) -> Choice:

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageError
+from ..presets import activation_family
 from .grid import grid_points
-from .scales import Scale
+from .scales import SHARED_RECIPE, Scale
 
 # Table 2: the paper's bounded activations (the shifted Tanh goes beyond the paper).
 TABLE2_ACTIVATIONS = ("tanh", "lecun_tanh", "softsign")
@@ -134,8 +135,13 @@ def _swap_affine(scale: Scale) -> list[Variant]:
 
 def _nobn(scale: Scale) -> list[Variant]:
     base = {"arch": "vgg16", "act": "tanh", "dataset": scale.main_dataset}
-    return [Variant(order, {**base, "order": order}, {"order": order})
-            for order in ("convention", "nobn")]
+    out = [Variant(order, {**base, "order": order}, {"order": order})
+           for order in ("convention", "nobn")]
+    if scale.nobn_stand_in:
+        arch = scale.nobn_stand_in
+        out.append(Variant(f"{arch}/nobn", {**base, "arch": arch, "order": "nobn"},
+                           {"order": "nobn", "arch": arch, "stand_in": "true"}))
+    return out
 
 
 # Beyond the paper: torchvision's ResNet-18 (models/torchvision.py) with Tanh in both orders,
@@ -145,8 +151,10 @@ RESNET = "torchvision:resnet18"
 # at -0.24 and 1.76, an asymmetry like the one swap's BN-after-Tanh outputs show.
 SHIFTED_TANH = {"dx": -1.0, "dy": 0.76}
 # CPU budget of the two: about 10-15 minutes per sweep of three runs on one core.
-RESNET_CPU = {"width": 1.0, "train_subset": 5000, "epochs": 2, "milestones": []}
-SHIFTED_CPU = {"train_subset": 5000, "epochs": 3, "milestones": [2]}
+# Their budgets differ from the cpu scale's grid, so they keep the shared recipe.
+RESNET_CPU = {"width": 1.0, "train_subset": 5000, "epochs": 2, "milestones": [],
+              **SHARED_RECIPE}
+SHIFTED_CPU = {"train_subset": 5000, "epochs": 3, "milestones": [2], **SHARED_RECIPE}
 
 
 def _resnet(scale: Scale) -> list[Variant]:
@@ -246,6 +254,21 @@ def dataset_root(data_root: str | None, dataset: str) -> str | None:
     return str(sub if sub.is_dir() else Path(data_root).expanduser())
 
 
+def grid_variants(variants: list[Variant]) -> list[Variant]:
+    """The variants that get a grid of their own: one per model, activation family and order,
+    as the paper tuned them (LeCun Tanh and Softsign take Tanh's choice, NWDBN the
+    convention's); no BN gets its own, to tell whether it trains at any grid point."""
+    out, seen = [], set()
+    for v in variants:
+        o = v.overrides
+        key = (o.get("arch"), activation_family(o.get("act", "tanh")), o.get("order"),
+               o.get("dataset"), o.get("bn_beta_wd"), o.get("bn_gamma_wd"))
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
 def plan(name: str, scale: Scale, *, grid: bool = False, seeds: tuple[int, ...] | None = None,
          data_root: str | None = None, device: str | None = None,
          follow: dict | None = None) -> list[RunSpec]:
@@ -257,12 +280,16 @@ def plan(name: str, scale: Scale, *, grid: bool = False, seeds: tuple[int, ...] 
     """
     experiment = get_experiment(name)
     runs: list[RunSpec] = []
-    for variant in experiment.variants(scale):
+    variants = experiment.variants(scale)
+    if grid:
+        variants = grid_variants(variants)
+    for variant in variants:
         dataset = variant.overrides.get("dataset", scale.main_dataset)
         points = grid_points(dataset) if grid else [None]
         for point in points:
             config = {**scale.base, **experiment.extra,
-                      **experiment.scale_overrides.get(scale.name, {}), **variant.overrides}
+                      **experiment.scale_overrides.get(scale.budget or scale.name, {}),
+                      **variant.overrides}
             label = variant.label
             tags = {"experiment": name, "scale": scale.name, "setting": variant.label,
                     **variant.tags}
@@ -279,7 +306,9 @@ def plan(name: str, scale: Scale, *, grid: bool = False, seeds: tuple[int, ...] 
                 config["data_root"] = root
             if device is not None:
                 config["device"] = device
-            for seed in (seeds if seeds is not None else scale.seeds_for(dataset)):
+            default_seeds = scale.grid_seeds if grid and scale.grid_seeds else \
+                scale.seeds_for(dataset)
+            for seed in (seeds if seeds is not None else default_seeds):
                 run_id = f"{name}-{slug(label)}-s{seed}"
                 runs.append(RunSpec(run_id, {**config, "seed": int(seed), "tags": dict(tags)}))
     ids = [r.run_id for r in runs]

@@ -13,15 +13,19 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from ..activations import ACTIVATIONS, make_activation
 from ..blocks import ORDERS
 from ..data import DATASETS
 from ..errors import UsageError
 from ..models import MODELS, TORCHVISION, check_model, model_family
-from ..presets import PRESET_DATASETS, paper_recipe
+from ..presets import CPU_BATCH_SIZE, CPU_EPOCHS, PRESET_DATASETS, cpu_recipe, paper_recipe
+from .fast import native_cpu_bf16
 
-PRESETS: tuple[str, ...] = ("paper",)
+PRESETS: tuple[str, ...] = ("paper", "cpu")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+PRECISIONS: tuple[str, ...] = ("auto", "float32", "bf16")
 MIN_WIDTH = 1 / 32  # VGG's 64-channel layers keep 2 channels; below, layers of a single channel
 MAX_SEED = 2**63 - 1  # what torch.manual_seed and the epoch seeds take
 NO_DATA_ROOT = ("digits",)  # built in (scikit-learn): a --data-root is not read
@@ -36,6 +40,7 @@ DEFAULT_BATCH_SIZE = 64
 # The command line's width without --preset (train and compare alike): 1/8 of the paper's
 # channels, a few seconds per digits epoch on a CPU. TrainConfig itself defaults to 1.
 DEFAULT_WIDTH = 0.125
+CPU_WIDTH = 0.25  # the cpu scale's width (experiments/scales.py)
 MILESTONE_FRACTIONS = (0.5, 0.75)
 
 # The data split (digits' test split, validation hold-out, training subset) is drawn with this
@@ -96,6 +101,16 @@ def parse_act_kwargs(text: str) -> dict[str, float]:
     return out
 
 
+def resolve_precision(precision: str, device: str) -> str:
+    """'auto' made concrete for a device name: bf16 on a CPU whose bf16 arithmetic is native
+    (training/fast.py), float32 otherwise (CUDA keeps float32 with TF32, as before bf16 came to
+    the CPU). Other values are returned as given."""
+    if precision != "auto":
+        return precision
+    cuda = str(device).startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    return "bf16" if not cuda and native_cpu_bf16() else "float32"
+
+
 def _choose(what: str, value: object, choices: tuple[str, ...] | list[str]) -> None:
     if value not in choices:
         raise UsageError(f"unknown {what} {value!r}; choose from {', '.join(choices)}")
@@ -139,7 +154,9 @@ class TrainConfig:
     batch_size: int | None = None
     seed: int = 0
     device: str = "auto"
-    amp: bool = False
+    # float32 or bf16 autocast; auto: bf16 on a CPU with native bf16 arithmetic, float32 on
+    # other CPUs and on CUDA (with TF32 unless deterministic). Resolved before a run is recorded.
+    precision: str = "auto"
     channels_last: bool = True  # NHWC for conv models: 1.3x training on 2 CPU cores (fast.py)
     compile: bool = False  # torch.compile the model for training and evaluation
     deterministic: bool = False  # no TF32, no cudnn.benchmark, deterministic kernels
@@ -157,6 +174,11 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> TrainConfig:
         """A config from config.json (extra keys such as num_classes are ignored)."""
         return cls(**{k: d[k] for k in cls.fields() if k in d})
+
+    @property
+    def bf16(self) -> bool:
+        """Whether the forward passes run in bf16 autocast (a resolved config)."""
+        return self.precision == "bf16"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -181,6 +203,15 @@ class TrainConfig:
         if self.preset is None:
             recipe = {"epochs": DEFAULT_EPOCHS, "lr": DEFAULT_LR, "wd": DEFAULT_WD,
                       "batch_size": DEFAULT_BATCH_SIZE, "milestones": None}
+        elif self.preset == "cpu":
+            recipe = {"epochs": CPU_EPOCHS, "batch_size": CPU_BATCH_SIZE, "milestones": None,
+                      "lr": self.lr, "wd": self.wd}
+            if self.lr is None or self.wd is None:
+                try:
+                    recipe = cpu_recipe(self.arch, model_family(self.arch), self.act,
+                                        self.order).to_dict()
+                except (KeyError, ValueError) as exc:
+                    raise UsageError(str(exc.args[0])) from None
         else:
             if self.dataset not in PRESET_DATASETS:
                 raise UsageError(f"--preset paper has no recipe for data set {self.dataset!r}; "
@@ -199,6 +230,7 @@ class TrainConfig:
             milestones = default_milestones(epochs)
         bn_default = 0.0 if self.nwdbn else filled["wd"]
         out = self.replace(
+            precision=resolve_precision(self.precision, self.device),
             epochs=epochs, lr=float(filled["lr"]), wd=float(filled["wd"]),
             batch_size=int(filled["batch_size"]), milestones=[int(m) for m in milestones],
             bn_gamma_wd=float(bn_default if self.bn_gamma_wd is None else self.bn_gamma_wd),
@@ -219,6 +251,7 @@ class TrainConfig:
         _choose("data set", self.dataset, list(DATASETS))
         if self.preset is not None:
             _choose("preset", self.preset, PRESETS)
+        _choose("precision", self.precision, PRECISIONS)
         if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", str(self.device)):
             raise UsageError(f"unknown device {self.device!r}; choose from {', '.join(DEVICES)}"
                              " (or cuda:N)")

@@ -5,8 +5,11 @@ are recorded in config.json but left out when sweeps compare a run with its plan
 (`HOW_FIELDS`). channels_last (NHWC) lets cuDNN and oneDNN pick their fastest convolutions;
 cudnn.benchmark times the candidate kernels once per shape; TF32 matmuls and convolutions
 use the tensor cores of Ampere and later GPUs at about float32 accuracy (off with
---deterministic, which also asks for deterministic kernels). The paper trained in float32:
-bf16 autocast (--amp) stays opt-in, and `precision` names what ran.
+--deterministic, which also asks for deterministic kernels). bf16 autocast (--precision bf16)
+does change what is computed, so precision is part of what makes two runs the same; on a CPU
+`--precision auto` picks it only where the CPU has native bf16 arithmetic (AVX512-BF16 or
+AMX): elsewhere oneDNN emulates it, and a training step ran about 10x slower than float32 on
+an AVX2-only EPYC (2026-12-06). `compute_mode` names what ran.
 """
 
 from __future__ import annotations
@@ -18,6 +21,26 @@ import torch
 from torch import nn
 
 HOW_FIELDS = ("compile", "channels_last", "deterministic")
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (x86 AVX512-BF16 or AMX tiles), as PyTorch
+    reports it; False where PyTorch cannot tell."""
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    for name in checks:
+        check = getattr(cpu, name, None)
+        try:
+            if check is not None and check():
+                return True
+        except (RuntimeError, AttributeError):
+            continue
+    return False
+
+
+def autocast(device: torch.device, bf16: bool):
+    """bf16 autocast on the run's device when the run's precision is bf16."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
 def has_conv(model: nn.Module) -> bool:
@@ -53,9 +76,9 @@ class in_memory_format:  # noqa: N801 - used like a function around a loader
             yield (x, *rest)
 
 
-def precision(device: torch.device, *, amp: bool, deterministic: bool) -> str:
+def compute_mode(device: torch.device, *, bf16: bool, deterministic: bool) -> str:
     """What the training step computes in: bf16 autocast, TF32 (CUDA) or float32."""
-    if amp:
+    if bf16:
         return "bf16 autocast"
     if device.type == "cuda" and not deterministic:
         return "tf32"

@@ -25,7 +25,14 @@ from ..optim import make_optimizer, make_scheduler
 from ..rundir import FinalRecord, RunDir
 from .config import DATA_SEED, TrainConfig
 from .distributed import Ranks
-from .fast import HOW_FIELDS, backend_settings, in_memory_format, precision, prepare_model
+from .fast import (
+    HOW_FIELDS,
+    autocast,
+    backend_settings,
+    compute_mode,
+    in_memory_format,
+    prepare_model,
+)
 from .progress import Progress, epoch_text
 from .records import eval_batch_size, final_records, measure_record
 from .reproduce import (
@@ -99,8 +106,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
         show.print(f"resuming {run.path} after epoch {done}")
     run.start(config={**config.to_dict(), "num_classes": data.num_classes,
                       "in_channels": data.in_channels, "image_size": data.image_size,
-                      "precision": precision(device, amp=config.amp,
-                                             deterministic=config.deterministic),
+                      "compute": compute_mode(device, bf16=config.bf16,
+                                              deterministic=config.deterministic),
                       **environment(device), **ranks.record()}, lines=lines)
     # What trains: `model` in channels_last, in DDP across ranks, compiled on request;
     # `model` itself (unwrapped) is what is evaluated, measured and saved.
@@ -123,7 +130,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                     seed=epoch_seed(config.seed, epoch), drop_last=drop_last,
                     shard=ranks.shard), config.channels_last)
                 loss, acc, seen = ranks.reduce_epoch(*train_epoch(
-                    net, loader, optimizer, device, config.amp, show,
+                    net, loader, optimizer, device, config.bf16, show,
                     f"epoch {epoch}/{config.epochs}"))
                 train_seconds = time.perf_counter() - t0
                 if not math.isfinite(loss):
@@ -136,12 +143,12 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                 line["test_loss"], line["test_acc"] = evaluate(
                     model, in_memory_format(data.loader(
                         "test", eval_bs, train=False, device=device), config.channels_last),
-                    device, config.amp)
+                    device, config.bf16)
                 if data.val is not None:
                     line["val_loss"], line["val_acc"] = evaluate(
                         model, in_memory_format(data.loader(
                             "val", eval_bs, train=False, device=device), config.channels_last),
-                        device, config.amp)
+                        device, config.bf16)
                 line["lr"] = lr
                 if config.stats_every and epoch % config.stats_every == 0:
                     line["stats"] = measure_record(model, data, device, config.batch_size,
@@ -180,10 +187,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
 
 def run_device(config: TrainConfig) -> torch.device:
     """The device a config trains on; UsageError when this machine cannot run it."""
-    device = resolve_device(config.device)
-    if config.amp and device.type != "cuda":
-        raise UsageError("--amp (bf16 autocast) needs a CUDA device")
-    return device
+    return resolve_device(config.device)
 
 
 def claim_output(run: RunDir, config: TrainConfig, *, resume: bool,
@@ -222,16 +226,14 @@ def claim_output(run: RunDir, config: TrainConfig, *, resume: bool,
 def ended(final: FinalRecord, lines: list[dict], seconds: float) -> FinalRecord:
     """The final record with the accuracies of the epoch lines and the run's total time."""
     accs = [line["test_acc"] for line in lines]
+    val = lines[-1].get("val_acc") if lines else None
     return dataclasses.replace(final, final_test_acc=accs[-1] if accs else None,
-                               best_test_acc=max(accs) if accs else None, seconds=seconds)
-
-
-def _autocast(device: torch.device, amp: bool):
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp)
+                               best_test_acc=max(accs) if accs else None, final_val_acc=val,
+                               seconds=seconds)
 
 
 def train_epoch(model: nn.Module, loader, optimizer: torch.optim.Optimizer, device: torch.device,
-                amp: bool, progress: Progress, desc: str) -> tuple[float, float, int]:
+                bf16: bool, progress: Progress, desc: str) -> tuple[float, float, int]:
     """One pass of SGD; returns (mean loss, accuracy %, images). NaN loss if any batch diverged."""
     model.train()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
@@ -239,7 +241,7 @@ def train_epoch(model: nn.Module, loader, optimizer: torch.optim.Optimizer, devi
     seen = 0
     bar = progress.wrap(loader, desc)
     for i, (x, y) in enumerate(bar):
-        with _autocast(device, amp):
+        with autocast(device, bf16):
             logits = model(x)
             loss = F.cross_entropy(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
@@ -256,14 +258,14 @@ def train_epoch(model: nn.Module, loader, optimizer: torch.optim.Optimizer, devi
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader, device: torch.device, amp: bool) -> tuple[float, float]:
+def evaluate(model: nn.Module, loader, device: torch.device, bf16: bool) -> tuple[float, float]:
     """(mean cross-entropy, accuracy %) in eval mode (BN uses its running statistics)."""
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     seen = 0
     for x, y in loader:
-        with _autocast(device, amp):
+        with autocast(device, bf16):
             logits = model(x).float()
         loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
         correct += (logits.argmax(1) == y).sum()

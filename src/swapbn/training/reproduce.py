@@ -64,24 +64,48 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def git_commit() -> str | None:
-    """HEAD of the git checkout holding this package, or None outside one."""
+def _git(*args: str) -> str | None:
+    """A git command's output in the checkout holding this package; None outside one."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+        out = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent,
                              capture_output=True, text=True, timeout=5, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip()
+
+
+def git_commit() -> str | None:
+    """HEAD of the git checkout holding this package, or None outside one."""
+    return _git("rev-parse", "HEAD") or None
+
+
+def git_dirty() -> bool | None:
+    """Whether the checkout's tracked files differ from HEAD (the code that ran is then not
+    exactly the commit); None outside a checkout."""
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    return None if out is None else bool(out)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux, platform.processor() elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
 
 
 def environment(device: torch.device) -> dict:
-    """What produced a run: versions, code commit, the device it ran on and PyTorch's CPU
-    threads (the last digits of a result can change with the thread count; not part of the
-    TrainConfig, so runs made with other threads still count as the same run)."""
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = platform.processor() or platform.machine() or "cpu"
+    """What produced a run: versions, code commit (and whether the checkout had changes), the
+    device it ran on (GPU or CPU model, the CPU's vector extensions as PyTorch sees them) and
+    PyTorch's CPU threads (the last digits of a result can change with the thread count; not
+    part of the TrainConfig, so runs made with other threads still count as the same run)."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     return {"versions": {"swapbn": __version__, "torch": torch.__version__,
                          "python": platform.python_version()},
-            "git_commit": git_commit(), "device_name": name, "threads": torch.get_num_threads()}
+            "git_commit": git_commit(), "git_dirty": git_dirty(), "device_name": name,
+            "cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads()}

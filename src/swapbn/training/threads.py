@@ -2,14 +2,19 @@
 
 With more compute threads than free cores, the threads of PyTorch's pool wait on each other at
 every operator: on a 2-core machine held by another job, a digits run took 2-8x longer with
-PyTorch's default (one thread per core) than with one thread (benchmarks/threads.py, README
-"Speed on a busy CPU"). The load average tells how many cores other processes keep busy.
+PyTorch's default (one thread per core) than with one thread (benchmarks/threads.py,
+docs/speed.md). How busy the cores are *now* is read from /proc/stat twice, 0.2 s apart: the
+load average (used only where /proc/stat is missing) still counts work that ended up to a
+minute ago, so a run started right after another command took 1 thread on an idle 2-core
+machine and trained at half speed.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
+from pathlib import Path
 
 import torch
 
@@ -24,13 +29,64 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def free_cores() -> int:
-    """Usable cores minus those the last minute's load average keeps busy; at least 1."""
-    cores = usable_cores()
+PROC_STAT = Path("/proc/stat")
+SAMPLE_SECONDS = 0.2
+
+
+def cpu_times(stat: Path = PROC_STAT) -> dict[int, tuple[float, float]] | None:
+    """{cpu: (busy, total) jiffies} of each CPU from /proc/stat's cpuN lines; None without it."""
     try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):  # no load average on this system: assume idle
-        busy = 0.0
+        lines = stat.read_text().splitlines()
+    except OSError:
+        return None
+    out = {}
+    for line in lines:
+        fields = line.split()
+        if not fields or not fields[0].startswith("cpu") or fields[0] == "cpu":
+            continue
+        try:
+            cpu, values = int(fields[0][3:]), [float(v) for v in fields[1:9]]
+        except ValueError:
+            return None
+        if len(values) < 4:
+            return None
+        idle = sum(values[3:5])  # idle + iowait; guest time is already counted in user and nice
+        out[cpu] = (sum(values) - idle, sum(values))
+    return out or None
+
+
+def busy_cores(seconds: float = SAMPLE_SECONDS, stat: Path = PROC_STAT) -> float | None:
+    """How many of this process's usable CPUs other work keeps busy now: each CPU's busy share
+    of the time over `seconds`, summed; None where /proc/stat is unavailable."""
+    first = cpu_times(stat)
+    if first is None:
+        return None
+    time.sleep(seconds)
+    second = cpu_times(stat)
+    if second is None:
+        return None
+    try:
+        mine = os.sched_getaffinity(0)
+    except AttributeError:
+        mine = set(second)
+    busy = 0.0
+    for cpu in mine & set(first) & set(second):
+        used, total = (b - a for a, b in zip(first[cpu], second[cpu], strict=True))
+        if total > 0:
+            busy += min(1.0, max(0.0, used / total))
+    return busy
+
+
+def free_cores() -> int:
+    """Usable cores minus those other work keeps busy now (/proc/stat; elsewhere the last
+    minute's load average); at least 1."""
+    cores = usable_cores()
+    busy = busy_cores()
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):  # no load average on this system: assume idle
+            busy = 0.0
     return max(1, min(cores, cores - math.floor(busy + 0.5)))
 
 
