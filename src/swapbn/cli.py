@@ -20,7 +20,8 @@ DESCRIPTION = ("Train CNNs with batch normalization before or after a bounded ac
                "(convention or swap order) and measure the paper's saturation, skewness and "
                "sparsity. Start with `swapbn compare` (a few CPU minutes on bundled digits).")
 
-COMMANDS = ["models", "train", "compare", "report", "theory", "sweep", "experiments", "measure"]
+COMMANDS = ["models", "train", "compare", "report", "theory", "sweep", "experiments", "recipes",
+            "measure"]
 
 
 class Parser(argparse.ArgumentParser):

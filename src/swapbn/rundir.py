@@ -59,7 +59,7 @@ CONFIG_TYPES: dict[str, tuple] = {
     "bn_gamma_wd": NUMBER, "bn_beta_wd": NUMBER, "nwdbn": (bool,), "batch_size": (int,),
     "seed": (int,), "device": (str,), "precision": (str,), "stats_every": (int,),
     "preset": (str, type(None)), "tags": (dict,), "num_classes": (int,),
-    "in_channels": (int,), "image_size": (int,),
+    "in_channels": (int,), "image_size": (int,), "test_images": (int,),
 }
 CONFIG_REQUIRED: tuple[str, ...] = ()  # commands ask for what they need (MODEL_KEYS)
 FINAL_TYPES: dict[str, tuple] = {

@@ -14,7 +14,9 @@ HELP = "tables (mean ± std over seeds), paper comparisons and figures from run 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", type=Path, help="folder searched recursively for run directories")
     p.add_argument("--out", type=Path, default=None,
-                   help="report folder (default: DIR/report)")
+                   help="report folder (default: DIR/report), or a page ending in .md whose "
+                        "tables and figures go to the folder of the same name beside it "
+                        "(docs/results.md: docs/results/)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
@@ -22,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report.build import build_report  # matplotlib: only when the command runs
 
     start = time.perf_counter()
-    out, sections = build_report(args.dir, args.out)
+    page, sections = build_report(args.dir, args.out)
     if not args.quiet:
         for sec in sections:
             done = sum(len(g.completed) for g in sec.groups)
@@ -31,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
             judged = sum(c.holds is not None for c in sec.checks)
             opposite = sum(c.verdict == OPPOSITE for c in sec.checks)
             figures = sum(p.suffix == ".png" for p in sec.files)
-            print(f"{sec.experiment:<12} runs {done}/{total} completed, "
+            print(f"{sec.title:<12} runs {done}/{total} completed, "
                   f"paper's direction holds {held}/{judged} ({opposite} opposite, "
                   f"{judged - held - opposite} not resolved), {figures} figures")
-        print(f"report: {out / 'README.md'} ({time.perf_counter() - start:.1f} s)")
+        print(f"report: {page} ({time.perf_counter() - start:.1f} s)")
     return 0

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..experiments import EXPERIMENTS, select_per_setting
+from ..experiments.recipes import above_chance, test_images
 from .runs import Run
 
 MODEL_METRICS = ("test_acc", "avg_saturation", "max_saturation", "avg_skewness",
@@ -84,6 +85,17 @@ class Group:
     @property
     def wd(self):
         return self.runs[0].config.get("wd")
+
+    @property
+    def trained(self) -> bool:
+        """Whether some completed seed's test accuracy beats chance (experiments/recipes.py);
+        a variant without completed runs is not judged (True)."""
+        done = self.completed
+        if not done:
+            return True
+        config = done[0].config
+        classes = int(config.get("num_classes") or 10)
+        return any(above_chance(r.test_acc, test_images(config), classes) for r in done)
 
     def summary(self, metric: str) -> Summary:
         return Summary.of(model_value(r, metric) for r in self.completed)

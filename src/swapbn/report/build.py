@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..atomic import write_text
 from ..errors import UsageError
-from ..experiments import EXPERIMENTS
+from ..experiments import EXPERIMENTS, SCALES
+from ..experiments.recipes import choose, markdown_choices
 from ..intervals import INTERVALS_NOTE
 from ..training.compare import COMPARE
 from .aggregate import Group, group_runs
@@ -30,6 +31,11 @@ class Section:
     groups: list[Group]
     checks: list[Check]
     files: list[Path] = field(default_factory=list)
+    scale: str | None = None  # set when the experiment's runs span several scales
+
+    @property
+    def title(self) -> str:
+        return self.experiment if self.scale is None else f"{self.experiment} ({self.scale})"
 
 
 def _runs_outside(runs: list[Run], out: Path) -> list[Run]:
@@ -37,43 +43,74 @@ def _runs_outside(runs: list[Run], out: Path) -> list[Run]:
     return [r for r in runs if out not in r.path.resolve().parents and r.path.resolve() != out]
 
 
-def build_report(root: Path, out: Path | None = None) -> tuple[Path, list[Section]]:
-    """Write README.md, CSV tables and PNG figures for every experiment found under root."""
-    start = time.perf_counter()
-    root = Path(root)
+def page_paths(root: Path, out: Path | None) -> tuple[Path, Path]:
+    """(the page, the folder of its tables and figures): OUT/README.md by default; an OUT
+    ending in .md is the page itself, with its files in the folder of the same name beside it
+    (docs/results.md and docs/results/)."""
     out = Path(out) if out is not None else root / "report"
+    if out.suffix == ".md":
+        return out, out.with_suffix("")
+    return out / "README.md", out
+
+
+def split_grid(runs: list[Run]) -> tuple[list[Run], list[Run]]:
+    """(comparison runs, grid runs that only chose recipes): at a scale whose grid runs one
+    seed per point (its recipes are then run with all seeds), grid runs are not compared."""
+    def recipe_only(r: Run) -> bool:
+        scale = SCALES.get(r.scale or "")
+        return bool(r.tags.get("grid")) and scale is not None and scale.grid_seeds is not None
+    return [r for r in runs if not recipe_only(r)], [r for r in runs if recipe_only(r)]
+
+
+def build_report(root: Path, out: Path | None = None) -> tuple[Path, list[Section]]:
+    """Write the page (README.md), CSV tables and PNG figures for every experiment found
+    under root; returns the page and its sections."""
+    root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory")
+    page, out = page_paths(root, out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
-    runs = _runs_outside(find_runs(root), out)
-    if not runs:
+    found = _runs_outside(find_runs(root), out)
+    if not found:
         raise UsageError(f"no run directories (folders with a run configuration) under {root}")
     out.mkdir(parents=True, exist_ok=True)
-    grouped = group_runs(runs)
-    # The registry's order; experiments it does not know follow in the order found.
-    names = [e for e in EXPERIMENTS if e in grouped] + sorted(
-        e for e in grouped if e not in EXPERIMENTS)
+    runs, grid = split_grid(found)
     sections = []
+    by_scale: dict[str, dict[str | None, list[Run]]] = {}
+    for r in runs:
+        by_scale.setdefault(r.experiment, {}).setdefault(r.scale, []).append(r)
+    # The registry's order; experiments it does not know follow in the order found.
+    names = [e for e in EXPERIMENTS if e in by_scale] + sorted(
+        e for e in by_scale if e not in EXPERIMENTS)
     for exp in names:
-        gs = grouped[exp]
-        sec = Section(exp, gs, directions(exp, gs))
-        slug = exp.replace("-", "_")
-        sec.files.append(write_experiment_csv(out / f"{slug}.csv", gs))
-        if sec.checks:
-            sec.files.append(write_directions_csv(out / f"{slug}_directions.csv", exp, sec.checks))
-        sec.files += experiment_figures(exp, gs, out)
-        sections.append(sec)
-    readme = render_readme(root, out, runs, sections, time.perf_counter() - start)
-    write_text(out / "README.md", readme)
-    return out, sections
+        scales = by_scale[exp]
+        for scale, rs in sorted(scales.items(), key=lambda kv: _scale_order(kv[0])):
+            gs = group_runs(rs)[exp]
+            sec = Section(exp, gs, directions(exp, gs), scale=scale if len(scales) > 1 else None)
+            slug = sec.title.replace("-", "_").replace(" (", "_").replace(")", "")
+            sec.files.append(write_experiment_csv(out / f"{slug}.csv", gs))
+            if sec.checks:
+                sec.files.append(write_directions_csv(out / f"{slug}_directions.csv", exp,
+                                                      sec.checks))
+            sec.files += experiment_figures(exp, gs, out, prefix="" if sec.scale is None
+                                            else f"{slug}_")
+            sections.append(sec)
+    write_text(page, render_readme(root, page, found, sections, grid))
+    return page, sections
 
 
-def experiment_figures(experiment: str, groups: list[Group], out: Path) -> list[Path]:
+def _scale_order(scale: str | None) -> tuple[int, str]:
+    names = list(SCALES)
+    return (names.index(scale), "") if scale in names else (len(names), str(scale))
+
+
+def experiment_figures(experiment: str, groups: list[Group], out: Path,
+                       prefix: str = "") -> list[Path]:
     """The figures of one experiment's runs (a `swapbn compare` folder counts as one) in out."""
     names = (EXPERIMENTS[experiment].figures if experiment in EXPERIMENTS
              else COMPARE_FIGURES if experiment == COMPARE else ())
-    paths = (FIGURES[name](groups, out / f"{name}.png") for name in names)
+    paths = (FIGURES[name](groups, out / f"{prefix}{name}.png") for name in names)
     return [p for p in paths if p is not None]
 
 
@@ -90,32 +127,45 @@ def compare_figures(folder: Path, record: dict) -> list[Path]:
     return experiment_figures(COMPARE, groups, folder)
 
 
-def render_readme(root: Path, out: Path, runs: list[Run], sections: list[Section],
-                  seconds: float) -> str:
+def render_readme(root: Path, page: Path, runs: list[Run], sections: list[Section],
+                  grid: list[Run]) -> str:
+    """The report page: nothing in it depends on when or how fast it was written, so the same
+    runs always give the same page (docs/results.md is rebuilt and compared by a test)."""
     done = sum(r.completed for r in runs)
     lines = [f"# swapbn report: {root}", "",
              f"{len(runs)} runs found, {done} completed. Values are means ± sample standard "
              "deviation (ddof 1) over completed seeds; `seeds` is completed/total. "
              "Saturation and skewness are measured at activation outputs, sparsity at block "
              "outputs, on the test split. The paper's accuracy stands beside runs at paper "
-             "scale only; the direction tables check the paper's claims at any scale.", "",
+             "scale only; the direction tables check the paper's claims at any scale. A "
+             "setting that trains no better than chance is marked *did not train at this "
+             "budget* and enters no claim.", "",
              INTERVALS_NOTE, ""]
+    if grid:
+        lines += recipes_section(grid)
     for sec in sections:
-        lines += [f"## {sec.experiment}", ""]
+        lines += [f"## {sec.title}", ""]
         known = EXPERIMENTS.get(sec.experiment)
         if known is not None:
             lines += [f"{known.what} ({known.paper})", ""]
         scales = sorted({g.scale or "untagged" for g in sec.groups})
         lines += [f"Scale: {', '.join(scales)}.", "", markdown_table(sec.groups), ""]
-        grid = markdown_grid(sec.groups)
-        if grid:
-            lines += ["Grid selection (best mean test accuracy over seeds):", "", grid, ""]
+        untrained = [g.variant for g in sec.groups if not g.trained]
+        if untrained:
+            lines += [f"Did not train at this budget (no seed above chance): "
+                      f"{', '.join(untrained)}.", ""]
+        grid_table = markdown_grid(sec.groups)
+        if grid_table:
+            lines += ["Grid selection (best mean test accuracy over seeds):", "", grid_table, ""]
         if sec.checks:
             lines += ["Does the paper's direction hold?", "", markdown_directions(sec.checks), ""]
-        lines += ["Files: " + ", ".join(f"[{p.name}]({p.name})" for p in sec.files), ""]
-        lines += [f"![{p.stem}]({p.name})" for p in sec.files if p.suffix == ".png"]
+        links = [(p, _link(p, page)) for p in sec.files]
+        lines += ["Files: " + ", ".join(f"[{p.name}]({link})" for p, link in links), ""]
+        lines += [f"![{p.stem}]({link})" for p, link in links if p.suffix == ".png"]
         lines.append("")
-    left_out = [r for r in runs if not r.completed]
+    lines += not_run_section(root, runs + grid)
+    lines += compute_section(runs + grid)
+    left_out = [r for r in runs + grid if not r.completed]
     if left_out:
         lines += ["## Runs not in the means", "", "| run | experiment | variant | seed | status "
                   "| error |", "|---|---|---|---|---|---|"]
@@ -125,5 +175,73 @@ def render_readme(root: Path, out: Path, runs: list[Run], sections: list[Section
             lines.append(f"| {rel} | {r.experiment} | {r.variant} | {r.seed} | {r.status} "
                          f"| {error} |")
         lines.append("")
-    lines.append(f"Written by `swapbn report` in {seconds:.1f} s.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _link(path: Path, page: Path) -> str:
+    return os.path.relpath(path, page.parent).replace(os.sep, "/")
+
+
+def recipes_section(grid: list[Run]) -> list[str]:
+    """Each setting's lr and wd as its grid chose them (experiments/recipes.py), then every
+    grid point."""
+    chosen = choose([r.record() for r in grid])
+    rows = ["| experiment | setting | lr | wd | val acc (%) | test acc (%) | status |",
+            "|---|---|---|---|---|---|---|"]
+    for r in sorted(grid, key=lambda r: (r.experiment, r.setting, -(r.config.get("lr") or 0),
+                                         -(r.config.get("wd") or 0))):
+        val, test = r.final.get("final_val_acc"), r.final.get("final_test_acc")
+        rows.append(f"| {r.experiment} | {r.setting} | {r.config.get('lr'):g} | "
+                    f"{r.config.get('wd'):g} | {_pct(val)} | {_pct(test)} | {r.status} |")
+    seeds = sorted({r.seed for r in grid if r.seed is not None})
+    return ["## Recipes: the paper's grid at this budget", "",
+            "Each setting's lr and wd, chosen as the paper chose them (appendix A.1) from lr "
+            "{0.1, 0.01} x wd {5e-3, 1e-3, 5e-4, 1e-4}, but with one seed per point "
+            f"(seeds {', '.join(map(str, seeds))}; the paper averaged three) and by final "
+            "accuracy on the validation split held out of the training images, never the test "
+            "split. LeCun Tanh and Softsign take Tanh's choice, NWDBN and no BN the "
+            "convention's, as in the paper; no BN's own grid tells whether it trains at all. "
+            "`swapbn recipes` makes this choice and writes the recipe table.", "",
+            markdown_choices(chosen), "", "Every grid point:", "", *rows, ""]
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def not_run_section(root: Path, runs: list[Run]) -> list[str]:
+    """The experiments of each scale found here that have no runs yet, with their command."""
+    lines = []
+    for scale in sorted({r.scale for r in runs if r.scale in SCALES}, key=_scale_order):
+        if scale != "cpu":
+            continue  # the scale whose experiments the page reproduces
+        have = {r.experiment for r in runs if r.scale == scale and not r.tags.get("grid")}
+        missing = [e for e in EXPERIMENTS if e not in have]
+        if missing:
+            lines += [f"## Not yet run at scale {scale}", "",
+                      *[f"- {e}: `swapbn sweep {e} --scale {scale} --data-root DIR --out "
+                        f"{root}/{e}`" for e in missing], ""]
+    return lines
+
+
+def compute_section(runs: list[Run]) -> list[str]:
+    """Compute used per experiment and scale: runs, training time, machines, code commits."""
+    rows = ["| experiment | scale | runs | compute (h) | machine | threads | precision | commit |",
+            "|---|---|---|---|---|---|---|---|"]
+    keys = sorted({(r.experiment + (" grid" if r.tags.get("grid") else ""), r.scale or "")
+                   for r in runs})
+    for exp, scale in keys:
+        rs = [r for r in runs if (r.experiment + (" grid" if r.tags.get("grid") else ""),
+                                  r.scale or "") == (exp, scale)]
+        hours = sum(float(r.final.get("seconds") or 0) for r in rs) / 3600
+        machines = sorted({str(r.config.get("cpu") or r.config.get("device_name") or "?")
+                           for r in rs})
+        threads = sorted({str(r.config.get("threads")) for r in rs if r.config.get("threads")})
+        precisions = sorted({str(r.config.get("precision", "?")) for r in rs})
+        commits = sorted({str(r.config.get("git_commit") or "?")[:10]
+                          + (" (with changes)" if r.config.get("git_dirty") else "") for r in rs})
+        rows.append(f"| {exp} | {scale} | {len(rs)} | {hours:.2f} | {', '.join(machines)} | "
+                    f"{', '.join(threads)} | {', '.join(precisions)} | {', '.join(commits)} |")
+    return ["## Compute", "", "Training and measuring time summed over runs (one process "
+            "each), the machines and code that made them (from each run's config.json).", "",
+            *rows, ""]

@@ -68,7 +68,10 @@ def _fmt(v: float | None, digits: int = 3) -> str:
 
 
 def find(groups: list[Group], **keys) -> Group | None:
+    """The selected group with these keys; a group that did not train enters no claim."""
     for g in selected(groups):
+        if not g.trained:
+            continue
         if all(g.keys.get(k) == v for k, v in keys.items()):
             return g
     return None

@@ -106,6 +106,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
         show.print(f"resuming {run.path} after epoch {done}")
     run.start(config={**config.to_dict(), "num_classes": data.num_classes,
                       "in_channels": data.in_channels, "image_size": data.image_size,
+                      "test_images": len(data.test),
                       "compute": compute_mode(device, bf16=config.bf16,
                                               deterministic=config.deterministic),
                       **environment(device), **ranks.record()}, lines=lines)

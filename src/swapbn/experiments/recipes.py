@@ -1,0 +1,128 @@
+"""A scale's recipes chosen from its grid runs: one lr and wd per model, activation family and
+order, and whether the setting trained at all.
+
+The paper chose every setting's lr and wd from its grid (appendix A.1). At the cpu scale the
+grid runs one seed per point and holds out a validation split, so the choice is made on
+validation accuracy (experiments/grid.py) and the test split never decides a recipe. A setting
+none of whose grid points beats chance on the validation split (a one-sided binomial test,
+p < 0.001) *did not train at this budget*: the report names it so and never counts it as
+support for a claim.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from scipy import stats
+
+from ..atomic import write_text
+from ..presets import activation_family, recipe_key
+from .grid import Choice, load_record, select_per_setting
+
+CHANCE_P = 1e-3  # a grid point trained when chance would reach its accuracy less often
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """One setting's grid choice."""
+
+    experiment: str
+    setting: str
+    arch: str
+    act: str
+    order: str
+    choice: Choice
+    trained: bool  # some grid point beat chance on the split that chose
+    chance: float  # chance accuracy, % (100 / classes)
+
+    @property
+    def key(self) -> str:
+        """The recipe this choice is for (recipe_key), or '' for a setting that takes another's
+        (no BN, NWDBN: the convention's)."""
+        if self.order not in ("convention", "swap"):
+            return ""
+        return recipe_key(self.arch, self.act, self.order)
+
+    @property
+    def label(self) -> str:
+        return f"{self.arch}/{activation_family(self.act)}/{self.order}"
+
+
+def above_chance(accuracy: float | None, images: int, classes: int) -> bool:
+    """Whether `accuracy` (%) on `images` held-out images beats guessing among `classes`."""
+    if accuracy is None or images < 1 or classes < 2:
+        return False
+    correct = round(accuracy / 100 * images)
+    return stats.binomtest(correct, images, 1 / classes, alternative="greater").pvalue < CHANCE_P
+
+
+def grid_records(root: str | Path) -> list[dict]:
+    """The readable grid runs (tags.grid) under root."""
+    records = [load_record(p.parent) for p in sorted(Path(root).rglob("config.json"))]
+    return [r for r in records if r is not None and (r["config"].get("tags") or {}).get("grid")]
+
+
+def choose(records: Iterable[dict]) -> list[Chosen]:
+    """Every setting's choice, per experiment, in the order the runs were found."""
+    by_experiment: dict[str, list[dict]] = {}
+    for r in records:
+        exp = str((r["config"].get("tags") or {}).get("experiment", ""))
+        by_experiment.setdefault(exp, []).append(r)
+    out = []
+    for exp, rs in by_experiment.items():
+        for setting, choice in select_per_setting(rs).items():
+            runs = [r for r in rs if (r["config"].get("tags") or {}).get("setting") == setting]
+            config = runs[0]["config"]
+            split = choice.criterion
+            images = int(config.get("val_images") or 0) if split == "val" else 0
+            classes = int(config.get("num_classes") or 10)
+            trained = any(above_chance(r["final"].get(f"final_{split}_acc"),
+                                       images or test_images(config), classes) for r in runs)
+            out.append(Chosen(exp, setting, str(config.get("arch")), str(config.get("act")),
+                              str(config.get("order")), choice, trained, 100 / classes))
+    return out
+
+
+def test_images(config: dict) -> int:
+    """Test images a run was evaluated on, as config.json records them; for records without
+    the count, CIFAR's 10,000 or a cautious 1,000."""
+    if isinstance(config.get("test_images"), int):
+        return config["test_images"]
+    return 10_000 if config.get("dataset") in ("cifar10", "cifar100") else 1_000
+
+
+def recipe_table(chosen: list[Chosen], about: str) -> dict:
+    """The recipe file's content (presets.cpu_recipes reads it): the chosen lr and wd of every
+    trained setting that owns a recipe; later grids of the same key keep the first choice."""
+    recipes: dict[str, dict] = {}
+    for c in chosen:
+        if c.key and c.trained and c.key not in recipes:
+            recipes[c.key] = {"lr": c.choice.lr, "wd": c.choice.wd,
+                              "criterion": c.choice.criterion, "val_acc": c.choice.mean_val_acc,
+                              "chosen_from": f"{c.experiment} {c.setting}"}
+    return {"about": about, "recipes": dict(sorted(recipes.items()))}
+
+
+def write_recipes(path: str | Path, table: dict) -> Path:
+    path = Path(path)
+    write_text(path, json.dumps(table, indent=2) + "\n")
+    return path
+
+
+def markdown_choices(chosen: list[Chosen]) -> str:
+    """One row per setting: its choice, the accuracy that chose it, whether it trained."""
+    rows = ["| experiment | setting | model / activation / order | lr | wd | chosen on | "
+            "val acc (%) | test acc (%) | trained above chance |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for c in chosen:
+        ch = c.choice
+        val = f"{ch.mean_val_acc:.2f}" if ch.mean_val_acc is not None else "—"
+        test = f"{ch.mean_test_acc:.2f}" if ch.mean_test_acc > -1 else "—"
+        trained = "yes" if c.trained else f"**no** (chance {c.chance:.0f}%): did not train " \
+                                          "at this budget"
+        rows.append(f"| {c.experiment} | {c.setting} | {c.label} | {ch.lr:g} | {ch.wd:g} | "
+                    f"{ch.criterion} | {val} | {test} | {trained} |")
+    return "\n".join(rows)

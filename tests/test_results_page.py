@@ -1,0 +1,115 @@
+"""The published evidence: docs/results.md is what `swapbn report` makes of results/cpu, and the
+cpu scale's recipe table is what `swapbn recipes` chooses from the committed grid runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from swapbn.cli import main
+from swapbn.experiments.recipes import above_chance, choose, grid_records, recipe_table
+from swapbn.presets import CPU_RECIPES_FILE
+from swapbn.report.build import build_report
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = Path("results/cpu")
+PAGE = REPO / "docs" / "results.md"
+
+needs_results = pytest.mark.skipif(not (REPO / "docs" / "results.md").is_file(),
+                                   reason="no published results page in this checkout")
+
+
+def tracked(folder: Path) -> list[str]:
+    """The files of folder that git tracks (what a fresh clone holds); every file outside git."""
+    try:
+        out = subprocess.run(["git", "ls-files", str(folder)], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return [str(p.relative_to(REPO)) for p in (REPO / folder).rglob("*") if p.is_file()]
+    return out
+
+
+@needs_results
+def test_the_results_page_is_rebuilt_from_the_committed_runs(tmp_path, monkeypatch):
+    # the committed runs alone (runs still in progress in a working tree are not published)
+    for name in tracked(RESULTS):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)  # the page names its runs by their path from the repository
+    page, sections = build_report(RESULTS, tmp_path / "docs" / "results.md")
+    assert page.read_text() == PAGE.read_text(), (
+        "docs/results.md differs from the runs in results/cpu: rebuild it with "
+        "`swapbn report results/cpu --out docs/results.md`")
+    figures = {p.name for p in (tmp_path / "docs" / "results").glob("*.png")}
+    assert figures == {p.name for p in (REPO / "docs" / "results").glob("*.png")}
+    for png in (REPO / "docs" / "results").glob("*.png"):
+        assert png.stat().st_size < 200_000, png
+
+
+@needs_results
+def test_the_cpu_recipes_are_the_committed_grids_choice():
+    committed = json.loads(CPU_RECIPES_FILE.read_text())["recipes"]
+    chosen = recipe_table(choose(grid_records(REPO / RESULTS / "grid")), "")["recipes"]
+    assert committed == {k: v for k, v in chosen.items() if k in committed}
+    assert all(v["criterion"] == "val" for v in committed.values())
+
+
+def test_published_records_are_small_and_hold_no_checkpoint():
+    try:
+        listed = subprocess.run(["git", "ls-files", "results"], cwd=REPO, capture_output=True,
+                                text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    files = [REPO / p for p in listed]
+    assert not [p for p in files if p.suffix == ".pt"]
+    assert sum(p.stat().st_size for p in files) < 30 * 2**20
+
+
+def binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p): each term in log space (lgamma), summed in float64."""
+    def log_term(i: int) -> float:
+        return (math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                + i * math.log(p) + (n - i) * math.log1p(-p))
+    return math.fsum(math.exp(log_term(i)) for i in range(k, n + 1))
+
+
+@pytest.mark.parametrize("accuracy, images, classes", [
+    (10.0, 5000, 10), (11.0, 5000, 10), (11.5, 5000, 10), (12.0, 1000, 10), (30.0, 200, 10),
+    (1.2, 10000, 100), (1.4, 10000, 100)])
+def test_above_chance_is_a_one_sided_binomial_test(accuracy, images, classes):
+    k = round(accuracy / 100 * images)
+    assert above_chance(accuracy, images, classes) == (binomial_tail(k, images, 1 / classes)
+                                                        < 1e-3)
+
+
+def test_no_bn_at_chance_did_not_train_and_writes_no_recipe(tmp_path, capsys):
+    from swapbn.rundir import FinalRecord, RunDir
+
+    def run(name, order, lr, val):
+        config = {"arch": "vgg16", "act": "tanh", "order": order, "lr": lr, "wd": 1e-4,
+                  "seed": 0, "val_images": 5000, "num_classes": 10, "dataset": "cifar10",
+                  "tags": {"experiment": "nobn", "scale": "cpu", "grid": True,
+                           "setting": order, "variant": f"{order}/lr={lr:g},wd=0.0001"}}
+        d = RunDir(tmp_path / "grid" / name)
+        d.path.mkdir(parents=True)
+        d.write_config(config)
+        d.write_metrics([{"epoch": 1, "test_acc": val}])
+        d.write_final(FinalRecord("completed", final_test_acc=val, final_val_acc=val,
+                                  epochs_completed=1, stats={}))
+    run("a", "convention", 0.1, 55.0)
+    run("b", "convention", 0.01, 60.0)
+    run("c", "nobn", 0.1, 10.0)
+    run("d", "nobn", 0.01, 10.1)
+    out = tmp_path / "recipes.json"
+    assert main(["recipes", str(tmp_path / "grid"), "--write", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "did not train at this budget" in text
+    table = json.loads(out.read_text())["recipes"]
+    assert table == {"vgg16/bounded/convention": {
+        "lr": 0.01, "wd": 1e-4, "criterion": "val", "val_acc": 60.0,
+        "chosen_from": "nobn convention"}}
