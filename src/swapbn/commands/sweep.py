@@ -55,6 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--grid", action="store_true",
                    help="the paper's lr x wd grid per setting (appendix A.1)")
+    p.add_argument("--only", nargs="+", default=None, metavar="SETTING",
+                   help="run only these settings of the experiment (as --dry-run names them, "
+                        "e.g. tanh/convention tanh/swap)")
     p.add_argument("--seeds", nargs="+", default=None, metavar="SEED",
                    help="seeds to run, as 0,1,2 or 0 1 2 (default: the scale's)")
     p.add_argument("--tensorboard", nargs="?", const="", default=None, metavar="DIR",
@@ -113,6 +116,13 @@ def run(args: argparse.Namespace) -> int:
     specs = plan(experiment.name, scale, grid=args.grid,
                  seeds=tuple(seeds) if seeds else None, data_root=args.data_root,
                  device=args.device, follow=follow)
+    if args.only:
+        settings = {s.tags["setting"] for s in specs}
+        missing = sorted(set(args.only) - settings)
+        if missing:
+            raise UsageError(f"--only: no setting {missing[0]!r} in {experiment.name}; choose "
+                             f"from {', '.join(sorted(settings))}")
+        specs = [s for s in specs if s.tags["setting"] in args.only]
     unknown = sorted(set(args.force) - {s.run_id for s in specs})
     if unknown:
         raise UsageError(f"--force: no run {unknown[0]!r} in this sweep (see --dry-run)")

@@ -110,6 +110,18 @@ SCALES: dict[str, Scale] = {
         budget="cpu",
         nobn_stand_in="vgg16_11",
     ),
+    "cpu-bf16": Scale(
+        name="cpu-bf16",
+        about="the cpu scale in bf16 autocast: whether bf16 changes the cpu scale's "
+              "conclusions (fast only on CPUs with native bf16)",
+        datasets=("cifar10",),
+        main_dataset="cifar10",
+        seeds=(0, 1, 2),
+        base={**CPU_BASE, "precision": "bf16"},
+        needs_data_root=True,
+        budget="cpu",
+        nobn_stand_in="vgg16_11",
+    ),
     "smoke": Scale(
         name="smoke",
         about="digits (128 training images), width 1/16, 1 epoch, 1 seed",

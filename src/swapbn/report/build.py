@@ -16,6 +16,7 @@ from .aggregate import Group, group_runs
 from .directions import Check, directions
 from .figures import COMPARE_FIGURES, FIGURES
 from .runs import Run, find_runs, load_run
+from .scale_check import MOVE_SDS, REFERENCE, markdown_scale_check
 from .tables import (
     markdown_directions,
     markdown_grid,
@@ -96,7 +97,7 @@ def build_report(root: Path, out: Path | None = None) -> tuple[Path, list[Sectio
             sec.files += experiment_figures(exp, gs, out, prefix="" if sec.scale is None
                                             else f"{slug}_")
             sections.append(sec)
-    write_text(page, render_readme(root, page, found, sections, grid))
+    write_text(page, render_readme(root, page, runs, sections, grid))
     return page, sections
 
 
@@ -131,9 +132,9 @@ def render_readme(root: Path, page: Path, runs: list[Run], sections: list[Sectio
                   grid: list[Run]) -> str:
     """The report page: nothing in it depends on when or how fast it was written, so the same
     runs always give the same page (docs/results.md is rebuilt and compared by a test)."""
-    done = sum(r.completed for r in runs)
+    done = sum(r.completed for r in runs + grid)
     lines = [f"# swapbn report: {root}", "",
-             f"{len(runs)} runs found, {done} completed. Values are means ± sample standard "
+             f"{len(runs) + len(grid)} runs found, {done} completed. Values are means ± sample standard "
              "deviation (ddof 1) over completed seeds; `seeds` is completed/total. "
              "Saturation and skewness are measured at activation outputs, sparsity at block "
              "outputs, on the test split. The paper's accuracy stands beside runs at paper "
@@ -163,6 +164,7 @@ def render_readme(root: Path, page: Path, runs: list[Run], sections: list[Sectio
         lines += ["Files: " + ", ".join(f"[{p.name}]({link})" for p, link in links), ""]
         lines += [f"![{p.stem}]({link})" for p, link in links if p.suffix == ".png"]
         lines.append("")
+    lines += scale_check_section(sections)
     lines += not_run_section(root, runs + grid)
     lines += compute_section(runs + grid)
     left_out = [r for r in runs + grid if not r.completed]
@@ -176,6 +178,25 @@ def render_readme(root: Path, page: Path, runs: list[Run], sections: list[Sectio
                          f"| {error} |")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def scale_check_section(sections: list[Section]) -> list[str]:
+    """Each experiment run at the cpu scale and at one of its variants, compared."""
+    by_key = {(s.experiment, s.scale): s for s in sections}
+    lines = []
+    for (exp, scale), sec in by_key.items():
+        ref = by_key.get((exp, REFERENCE))
+        if scale in (None, REFERENCE) or ref is None:
+            continue
+        part, _ = markdown_scale_check(exp, ref.groups, sec.groups, ref.checks, sec.checks,
+                                       scale)
+        lines += part
+    if lines:
+        lines = ["## Does a variant of the cpu scale change its conclusions?", "",
+                 "A variant changes a conclusion when a claim's verdict differs, or a mean "
+                 f"moves by more than {MOVE_SDS:g} standard deviations of the cpu scale's "
+                 "seeds.", "", *lines]
+    return lines
 
 
 def _link(path: Path, page: Path) -> str:

@@ -1,0 +1,74 @@
+"""Whether a variant of a scale changes its conclusions: the same settings run at the cpu scale
+and at one of its variants (cpu-bf16: bf16 autocast; cpu-shared: one shared recipe), side by
+side.
+
+For each setting run at both, each model-level number is compared with the 95% Welch interval
+of its difference over seeds (swapbn.intervals). A variant *changes a conclusion* when a claim's
+verdict differs between the two, or when a mean moves by more than twice the reference scale's
+standard deviation over seeds (docs/results.md applies this to bf16).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..intervals import welch
+from .aggregate import Group, model_value, selected
+from .directions import Check
+
+METRICS = (("test_acc", "test acc (%)", 2), ("avg_skewness", "avg skewness", 3),
+           ("avg_sparsity", "avg sparsity", 3), ("avg_saturation", "avg saturation", 3))
+REFERENCE = "cpu"
+MOVE_SDS = 2.0  # a mean moved by more than this many reference standard deviations
+
+
+def _values(g: Group, metric: str) -> list[float | None]:
+    return [model_value(r, metric) for r in g.completed]
+
+
+def moved(ref: Group, other: Group, metric: str) -> bool | None:
+    """Whether other's mean lies more than MOVE_SDS reference standard deviations from the
+    reference mean (None without two reference seeds)."""
+    a, b = ref.summary(metric), other.summary(metric)
+    if a.n < 2 or b.n == 0 or math.isnan(a.std):
+        return None
+    return abs(b.mean - a.mean) > MOVE_SDS * a.std
+
+
+def markdown_scale_check(experiment: str, ref: list[Group], other: list[Group],
+                         ref_checks: list[Check], other_checks: list[Check],
+                         scale: str) -> tuple[list[str], bool]:
+    """The comparison's lines, and whether the variant changed a conclusion."""
+    rows = [f"| setting | metric | {REFERENCE} | {scale} | {scale} − {REFERENCE} "
+            f"[95% interval] | moved > {MOVE_SDS:g} sd |", "|---|---|---|---|---|---|"]
+    changed = False
+    theirs = {g.variant: g for g in selected(other)}
+    for g in selected(ref):
+        h = theirs.get(g.variant)
+        if h is None:
+            continue
+        for metric, label, digits in METRICS:
+            a, b = g.summary(metric), h.summary(metric)
+            if a.n == 0 or b.n == 0:
+                continue
+            d = welch(_values(h, metric), _values(g, metric))
+            m = moved(g, h, metric)
+            changed |= bool(m)
+            rows.append(f"| {g.variant} | {label} | {_pm(a, digits)} | {_pm(b, digits)} | "
+                        f"{d.interval_text()} | {'—' if m is None else 'yes' if m else 'no'} |")
+    verdicts = [f"| {c.claim} | {c.verdict} | {o.verdict} |"
+                for c, o in zip(ref_checks, other_checks, strict=False) if c.claim == o.claim]
+    changed |= any(c.verdict != o.verdict for c, o in zip(ref_checks, other_checks,
+                                                          strict=False) if c.claim == o.claim)
+    lines = [f"### {experiment}: {scale} against {REFERENCE}", "", *rows, ""]
+    if verdicts:
+        lines += [f"| paper's claim | verdict at {REFERENCE} | verdict at {scale} |",
+                  "|---|---|---|", *verdicts, ""]
+    lines += [f"{scale} {'changes' if changed else 'does not change'} a conclusion of "
+              f"{experiment} here.", ""]
+    return lines, changed
+
+
+def _pm(s, digits: int) -> str:
+    text = f"{s.mean:.{digits}f}"
+    return text if math.isnan(s.std) else f"{text} ± {s.std:.{digits}f}"

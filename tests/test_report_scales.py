@@ -1,0 +1,82 @@
+"""The report at the cpu scale: grid runs choose recipes and are not compared, each scale gets
+its own section, and a variant of the cpu scale (bf16, one shared recipe) is checked against it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from report_fakes import ACC_STEP, SEEDS, _table2, write_run
+from swapbn.report.build import build_report
+
+
+def table2_at(root: Path, scale: str, shift: float = 0.0) -> None:
+    """table2's Tanh settings (two seeds) at a scale, accuracies moved by `shift`."""
+    for f in _table2():
+        if f.setting.startswith("tanh/") and "lr=0.01" not in (f.variant or ""):
+            g = dataclasses.replace(f, scale=scale, acc=f.acc + shift, variant=None,
+                                    extra_tags={}, config={**f.config, "dataset": "cifar10"})
+            for seed in SEEDS:
+                write_run(root / scale, g, seed)
+
+
+def grid_run(root: Path, order: str, lr: float, val: float) -> None:
+    from swapbn.rundir import FinalRecord, RunDir
+    run = RunDir(root / "grid" / f"table2-tanh-{order}-lr{lr:g}-s0")
+    run.path.mkdir(parents=True)
+    run.write_config({"arch": "vgg16_11", "act": "tanh", "order": order, "lr": lr, "wd": 1e-4,
+                      "seed": 0, "val_images": 5000, "num_classes": 10, "dataset": "cifar10",
+                      "cpu": "AMD EPYC", "threads": 1, "precision": "float32",
+                      "git_commit": "0123456789abcdef", "git_dirty": False,
+                      "tags": {"experiment": "table2", "scale": "cpu", "grid": True,
+                               "setting": f"tanh/{order}",
+                               "variant": f"tanh/{order}/lr={lr:g},wd=0.0001"}})
+    run.write_metrics([{"epoch": 1, "test_acc": val - 1}])
+    run.write_final(FinalRecord("completed", final_test_acc=val - 1, final_val_acc=val,
+                                epochs_completed=1, seconds=1800.0, stats={}))
+
+
+def test_grid_runs_choose_and_scales_are_checked_against_the_cpu_scale(tmp_path):
+    table2_at(tmp_path, "cpu")
+    table2_at(tmp_path, "cpu-bf16", shift=0.5)  # within 2 sd (std sqrt(2)): no change
+    table2_at(tmp_path, "cpu-shared", shift=-10.0)  # far outside: a change
+    for order, lr, val in (("convention", 0.1, 50.0), ("convention", 0.01, 55.0),
+                           ("swap", 0.1, 60.0), ("swap", 0.01, 58.0)):
+        grid_run(tmp_path, order, lr, val)
+    page, sections = build_report(tmp_path, tmp_path / "page.md")
+    text = page.read_text()
+    assert page == tmp_path / "page.md" and (tmp_path / "page").is_dir()
+    assert [s.title for s in sections] == ["table2 (cpu)", "table2 (cpu-shared)",
+                                           "table2 (cpu-bf16)"]
+    # the grid chose on validation and is not one of the compared settings
+    assert "## Recipes: the paper's grid at this budget" in text
+    assert "| table2 | tanh/convention | vgg16_11/bounded/convention | 0.01 | 0.0001 | val | " \
+           "55.00 | 54.00 | yes |" in text
+    assert all(len(g.runs) == len(SEEDS) for s in sections for g in s.groups)
+    # the bf16 variant moved the means by 0.5 (< 2 x sqrt(2)): no conclusion changed
+    assert "cpu-bf16 does not change a conclusion of table2 here." in text
+    assert "cpu-shared changes a conclusion of table2 here." in text
+    # the difference's interval is Welch's, from scipy on the two seeds per side
+    conv = np.array([60.0, 60.0 + ACC_STEP])
+    ci = stats.ttest_ind(conv + 0.5, conv, equal_var=False).confidence_interval(0.95)
+    assert f"+0.5 [{ci.low:+.3g}, {ci.high:+.3g}]" in text
+    # compute: the grid's hours, machine and commit from config.json
+    assert "| table2 grid | cpu | 4 | 2.00 | AMD EPYC | 1 | float32 | 0123456789 |" in text
+    assert "## Not yet run at scale cpu" in text and "`swapbn sweep depth --scale cpu" in text
+    # the same runs give the same page
+    again, _ = build_report(tmp_path, tmp_path / "page.md")
+    assert again.read_text() == text
+
+
+@pytest.mark.parametrize("out", ["report", "page.md"])
+def test_the_page_links_its_files_from_where_it_lies(tmp_path, out):
+    table2_at(tmp_path / "runs", "cpu")
+    page, sections = build_report(tmp_path / "runs", tmp_path / out)
+    text = page.read_text()
+    for f in sections[0].files:
+        link = f.relative_to(page.parent).as_posix()
+        assert f"]({link})" in text
