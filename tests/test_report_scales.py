@@ -66,7 +66,9 @@ def test_grid_runs_choose_and_scales_are_checked_against_the_cpu_scale(tmp_path)
     assert f"+0.5 [{ci.low:+.3g}, {ci.high:+.3g}]" in text
     # compute: the grid's hours, machine and commit from config.json
     assert "| table2 grid | cpu | 4 | 2.00 | AMD EPYC | 1 | float32 | 0123456789 |" in text
-    assert "## Not yet run at scale cpu" in text and "`swapbn sweep depth --scale cpu" in text
+    assert "## Not yet run at scale cpu and its variants" in text
+    assert "`swapbn sweep depth --scale cpu --data-root DIR" in text
+    assert "table2 at cpu-bf16" not in text  # run here
     # the same runs give the same page
     again, _ = build_report(tmp_path, tmp_path / "page.md")
     assert again.read_text() == text

@@ -37,6 +37,10 @@ class Scale:
     # A shallower model run beside the paper's no-BN VGG16 where that does not train at this
     # budget (a labelled extra row of the nobn experiment).
     nobn_stand_in: str | None = None
+    # A variant of another scale: the scale it is checked against, and the runs that check
+    # takes ({experiment: settings, or () for all}, at the scale's seeds).
+    reference: str | None = None
+    checks: dict = field(default_factory=dict)
 
     def seeds_for(self, dataset: str) -> tuple[int, ...]:
         return tuple(self.dataset_seeds.get(dataset, self.seeds))
@@ -109,6 +113,8 @@ SCALES: dict[str, Scale] = {
         needs_data_root=True,
         budget="cpu",
         nobn_stand_in="vgg16_11",
+        reference="cpu",
+        checks={"table2": ()},
     ),
     "cpu-bf16": Scale(
         name="cpu-bf16",
@@ -121,6 +127,8 @@ SCALES: dict[str, Scale] = {
         needs_data_root=True,
         budget="cpu",
         nobn_stand_in="vgg16_11",
+        reference="cpu",
+        checks={"table2": ("tanh/convention", "tanh/swap")},
     ),
     "smoke": Scale(
         name="smoke",

@@ -44,6 +44,9 @@ def _runs_outside(runs: list[Run], out: Path) -> list[Run]:
     return [r for r in runs if out not in r.path.resolve().parents and r.path.resolve() != out]
 
 
+ABOUT = "ABOUT.md"
+
+
 def page_paths(root: Path, out: Path | None) -> tuple[Path, Path]:
     """(the page, the folder of its tables and figures): OUT/README.md by default; an OUT
     ending in .md is the page itself, with its files in the folder of the same name beside it
@@ -142,6 +145,9 @@ def render_readme(root: Path, page: Path, runs: list[Run], sections: list[Sectio
              "setting that trains no better than chance is marked *did not train at this "
              "budget* and enters no claim.", "",
              INTERVALS_NOTE, ""]
+    about = root / ABOUT
+    if about.is_file():  # the folder's own account of how its runs were made
+        lines += [about.read_text().strip(), ""]
     if grid:
         lines += recipes_section(grid)
     for sec in sections:
@@ -231,17 +237,25 @@ def _pct(value) -> str:
 
 
 def not_run_section(root: Path, runs: list[Run]) -> list[str]:
-    """The experiments of each scale found here that have no runs yet, with their command."""
+    """What a scale found here has not run yet, with its command: the experiments of a scale
+    that its variants check against, and the check runs of those variants (Scale.checks)."""
     lines = []
-    for scale in sorted({r.scale for r in runs if r.scale in SCALES}, key=_scale_order):
-        if scale != "cpu":
-            continue  # the scale whose experiments the page reproduces
-        have = {r.experiment for r in runs if r.scale == scale and not r.tags.get("grid")}
-        missing = [e for e in EXPERIMENTS if e not in have]
-        if missing:
-            lines += [f"## Not yet run at scale {scale}", "",
-                      *[f"- {e}: `swapbn sweep {e} --scale {scale} --data-root DIR --out "
-                        f"{root}/{e}`" for e in missing], ""]
+    found = {r.scale for r in runs if r.scale in SCALES}
+    for name in sorted(found, key=_scale_order):
+        if not any(s.reference == name for s in SCALES.values()):
+            continue  # only a reference scale (the cpu scale) is reproduced experiment by one
+        have = {(r.experiment, r.scale) for r in runs if not r.tags.get("grid")}
+        todo = [(e, name, "") for e in EXPERIMENTS if (e, name) not in have]
+        for variant in (s for s in SCALES.values() if s.reference == name):
+            for e, settings in variant.checks.items():
+                if (e, variant.name) not in have:
+                    only = f" --only {' '.join(settings)}" if settings else ""
+                    todo.append((e, variant.name, only))
+        if todo:
+            lines += [f"## Not yet run at scale {name} and its variants", "",
+                      *[f"- {e} at {s}: `swapbn sweep {e} --scale {s}{only} --data-root DIR "
+                        f"--out {root}/{e if s == name else f'{e}-{s}'}`"
+                        for e, s, only in todo], ""]
     return lines
 
 
