@@ -18,7 +18,7 @@ def fake_run(root: Path, run_id: str, *, setting: str, lr: float, wd: float, see
     run = root / run_id
     run.mkdir(parents=True)
     config = {"arch": "vgg16_11", "act": "tanh", "order": "swap", "lr": lr, "wd": wd,
-              "seed": seed, "tags": {"experiment": "table2", "scale": "paper", "grid": True,
+              "seed": seed, "val_images": 0 if val is None else 5000, "tags": {"experiment": "table2", "scale": "paper", "grid": True,
                                      "setting": setting, "variant": variant, "lr": lr, "wd": wd}}
     RunDir(run).write_config(config)
     RunDir(run).write_metrics([{"epoch": 1, "test_acc": acc if acc is not None else 0.0}])
@@ -85,7 +85,7 @@ def test_selection_per_setting_and_records(tmp_path):
 
 def test_grid_plan_tags_every_point():
     runs = plan("table2", SCALES["paper"], grid=True)
-    assert len(runs) == 2 * 8 * 3  # LeCun Tanh and Softsign take Tanh's choice
+    assert len(runs) == 6 * 8 * 3  # the paper scale: every setting, three seeds per point
     tags = [r.tags for r in runs]
     assert all(t["grid"] and t["variant"].startswith(t["setting"] + "/lr=") for t in tags)
     one = [r for r in runs if r.tags["setting"] == "tanh/swap" and r.config["seed"] == 0]
@@ -102,6 +102,13 @@ def test_with_a_validation_split_the_test_split_never_chooses(tmp_path):
     assert (choice.lr, choice.criterion, choice.mean_val_acc) == (0.01, "val", 62.0)
     assert choice.mean_test_acc == 65.0
     assert choice.to_dict()["criterion"] == "val"
-    # one completed run without a validation accuracy: the paper's rule (test) for the setting
-    runs.append(fake_run(tmp_path, "c", setting="s", lr=0.01, wd=5e-4, seed=0, acc=50.0))
-    assert select_best(runs).criterion == "test" and select_best(runs).lr == 0.1
+    # a run of the setting without a validation accuracy (it ended before its evaluation):
+    # still chosen on validation, and that point counts as not completed
+    runs.append(fake_run(tmp_path, "c", setting="s", lr=0.001, wd=5e-4, seed=0, acc=90.0))
+    again = select_best(runs)
+    assert (again.criterion, again.lr) == ("val", 0.01)
+    assert again.candidates["s/lr=0.001,wd=0.0005"]["completed"] == 0
+    # without any validation split: the paper's rule, on the test split
+    plain = [fake_run(tmp_path / "p", n, setting="s", lr=lr, wd=1e-4, seed=0, acc=a)
+             for n, lr, a in (("a", 0.1, 70.0), ("b", 0.01, 65.0))]
+    assert (select_best(plain).criterion, select_best(plain).lr) == ("test", 0.1)

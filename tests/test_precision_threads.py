@@ -12,9 +12,9 @@ import torch
 from swapbn.cli import main
 from swapbn.errors import UsageError
 from swapbn.experiments import SCALES, plan
-from swapbn.experiments.runner import WHERE_FIELDS
+from swapbn.experiments.runner import check_existing
 from swapbn.presets import cpu_recipe, recipe_key
-from swapbn.rundir import RunDir, migrate_config
+from swapbn.rundir import FinalRecord, RunDir, migrate_config
 from swapbn.training import TrainConfig, threads
 from swapbn.training import config as config_module
 from swapbn.training.reproduce import cpu_model, git_dirty
@@ -53,7 +53,6 @@ def test_busy_cores_counts_each_usable_cpus_busy_share(fake_stat):
 def test_idle_cores_are_free_right_after_other_work(fake_stat, monkeypatch):
     # an idle machine whose load average still holds the last minute's work gets every core
     path = fake_stat({0: (500, 0), 1: (500, 0)}, {0: (500, 20), 1: (500, 20)})
-    monkeypatch.setattr(threads, "PROC_STAT", path)
     monkeypatch.setattr(threads.busy_cores, "__defaults__", (0.2, path))
     monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 2.0, 2.0))
     assert threads.free_cores() == 2
@@ -120,9 +119,19 @@ def test_a_bf16_run_on_the_cpu_records_its_precision_and_trains(tmp_path, capsys
     assert final.status == "completed" and final.final_test_acc > 30  # chance is 10%
 
 
-def test_precision_makes_two_runs_different():
-    assert "precision" not in WHERE_FIELDS
-    assert "threads" not in TrainConfig.fields()  # threads: how a run ran, not what it is
+def test_precision_makes_two_runs_different(tmp_path):
+    spec = plan("nobn", SCALES["smoke"])[0]
+    (done,) = check_existing([spec], tmp_path)
+    assert done.state == "new" and done.config["precision"] == "float32"
+    run = RunDir(tmp_path / spec.run_id)
+    run.path.mkdir()
+    run.write_config({**done.config, "precision": "bf16", "threads": 7, "device": "cuda"})
+    run.write_final(FinalRecord("completed", final_test_acc=50.0, epochs_completed=1))
+    (again,) = check_existing([spec], tmp_path)
+    assert again.state == "changed"  # recorded in bf16: not this float32 run
+    run.write_config({**done.config, "threads": 7})
+    (same,) = check_existing([spec], tmp_path)
+    assert same.state == "resume"  # threads say how it ran, not what it is
 
 
 def test_records_of_earlier_versions_read_with_their_precision(tmp_path):
@@ -156,12 +165,14 @@ def test_cpu_recipes_are_shared_as_the_paper_shares_them(monkeypatch):
              "vgg16_11/bounded/convention": {"lr": 0.1, "wd": 1e-4}}
     monkeypatch.setattr("swapbn.presets.cpu_recipes", lambda: table)
     assert recipe_key("vgg16_11", "softsign", "nobn") == "vgg16_11/bounded/convention"
-    swap = cpu_recipe("vgg16_11", "vgg", "lecun_tanh", "swap")
+    swap = cpu_recipe("vgg16_11", "lecun_tanh", "swap")
     assert (swap.lr, swap.wd, swap.epochs, swap.milestones) == (0.01, 1e-3, 10, (5, 8))
-    assert cpu_recipe("vgg16_9", "vgg", "tanh", "swap").lr == 0.01  # VGG16_11 stands in
-    assert cpu_recipe("vgg16_11", "vgg", "tanh", "convention").wd == 1e-4  # NWDBN, no BN too
+    assert cpu_recipe("vgg16_9", "tanh", "swap").lr == 0.01  # VGG16_11 stands in
+    assert cpu_recipe("vgg16_11", "tanh", "convention").wd == 1e-4  # NWDBN, no BN too
     with pytest.raises(KeyError, match="no cpu-scale recipe for vgg16/relu/swap"):
-        cpu_recipe("vgg16", "vgg", "relu", "swap")
+        cpu_recipe("vgg16", "relu", "swap")
+    with pytest.raises(KeyError, match="no cpu-scale recipe for vgg16/bounded/swap"):
+        cpu_recipe("vgg16", "tanh", "swap")  # only the depth models take VGG16_11's
     resolved = TrainConfig(dataset="digits", order="swap", preset="cpu").resolve()
     assert (resolved.lr, resolved.wd, resolved.epochs) == (0.01, 1e-3, 10)
     given = TrainConfig(arch="mobilenet", dataset="digits", preset="cpu", lr=0.2, wd=0.0)

@@ -14,10 +14,11 @@ from report_fakes import ACC_STEP, SEEDS, _table2, write_run
 from swapbn.report.build import build_report
 
 
-def table2_at(root: Path, scale: str, shift: float = 0.0) -> None:
-    """table2's Tanh settings (two seeds) at a scale, accuracies moved by `shift`."""
+def table2_at(root: Path, scale: str, shift: float = 0.0, acts: tuple = ("tanh",)) -> None:
+    """table2's settings of these activations (two seeds) at a scale, accuracies moved by
+    `shift`."""
     for f in _table2():
-        if f.setting.startswith("tanh/") and "lr=0.01" not in (f.variant or ""):
+        if f.setting.split("/")[0] in acts and "lr=0.01" not in (f.variant or ""):
             g = dataclasses.replace(f, scale=scale, acc=f.acc + shift, variant=None,
                                     extra_tags={}, config={**f.config, "dataset": "cifar10"})
             for seed in SEEDS:
@@ -30,7 +31,7 @@ def grid_run(root: Path, order: str, lr: float, val: float) -> None:
     run.path.mkdir(parents=True)
     run.write_config({"arch": "vgg16_11", "act": "tanh", "order": order, "lr": lr, "wd": 1e-4,
                       "seed": 0, "val_images": 5000, "num_classes": 10, "dataset": "cifar10",
-                      "cpu": "AMD EPYC", "threads": 1, "precision": "float32",
+                      "device_name": "AMD EPYC", "threads": 1, "precision": "float32",
                       "git_commit": "0123456789abcdef", "git_dirty": False,
                       "tags": {"experiment": "table2", "scale": "cpu", "grid": True,
                                "setting": f"tanh/{order}",
@@ -41,7 +42,7 @@ def grid_run(root: Path, order: str, lr: float, val: float) -> None:
 
 
 def test_grid_runs_choose_and_scales_are_checked_against_the_cpu_scale(tmp_path):
-    table2_at(tmp_path, "cpu")
+    table2_at(tmp_path, "cpu", acts=("tanh", "lecun_tanh", "softsign"))
     table2_at(tmp_path, "cpu-bf16", shift=0.5)  # within 2 sd (std sqrt(2)): no change
     table2_at(tmp_path, "cpu-shared", shift=-10.0)  # far outside: a change
     for order, lr, val in (("convention", 0.1, 50.0), ("convention", 0.01, 55.0),
@@ -57,6 +58,10 @@ def test_grid_runs_choose_and_scales_are_checked_against_the_cpu_scale(tmp_path)
     assert "| table2 | tanh/convention | vgg16_11/bounded/convention | 0.01 | 0.0001 | val | " \
            "55.00 | 54.00 | yes |" in text
     assert all(len(g.runs) == len(SEEDS) for s in sections for g in s.groups)
+    # claims are paired by what they say, though the variant ran only the Tanh settings
+    assert "| tanh: swap test acc > convention | +6 [" in text
+    # three sections, and the two variants' checks against cpu
+    assert text.count("| tanh: swap test acc > convention |") == 5
     # the bf16 variant moved the means by 0.5 (< 2 x sqrt(2)): no conclusion changed
     assert "cpu-bf16 does not change a conclusion of table2 here." in text
     assert "cpu-shared changes a conclusion of table2 here." in text
@@ -68,7 +73,8 @@ def test_grid_runs_choose_and_scales_are_checked_against_the_cpu_scale(tmp_path)
     assert "| table2 grid | cpu | 4 | 2.00 | AMD EPYC | 1 | float32 | 0123456789 |" in text
     assert "## Not yet run at scale cpu and its variants" in text
     assert "`swapbn sweep depth --scale cpu --data-root DIR" in text
-    assert "table2 at cpu-bf16" not in text  # run here
+    assert "- table2 at cpu-bf16: 4 of 6 runs; `swapbn sweep table2 --scale cpu-bf16 --only " \
+        "tanh/convention tanh/swap" in text  # two of three seeds were run
     # the same runs give the same page
     again, _ = build_report(tmp_path, tmp_path / "page.md")
     assert again.read_text() == text

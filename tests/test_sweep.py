@@ -135,7 +135,7 @@ def test_dry_run_trains_nothing(tmp_path, capsys):
     assert sweep("table2", "--scale", "paper", "--out", str(tmp_path / "o"), "--dry-run",
                  "--grid", "--seeds", "0") == 0
     out = capsys.readouterr().out
-    assert "16 runs" in out and "table2-tanh-swap-lr0.1-wd0.0005-s0" in out
+    assert "48 runs" in out and "table2-tanh-swap-lr0.1-wd0.0005-s0" in out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -13,6 +13,7 @@ per point, selected by accuracy on a validation split (docs/results.md shows the
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -106,9 +107,10 @@ CPU_RECIPES_FILE = Path(__file__).with_name("cpu_recipes.json")
 CPU_EPOCHS = 10
 CPU_MILESTONES = (5, 8)
 CPU_BATCH_SIZE = 128
-# A model without a cpu recipe of its own takes that of its family's model at the cpu scale
-# (the depth experiment's VGG16_n take VGG16_11's, as the paper's take VGG16's).
-CPU_STAND_IN = {"vgg": "vgg16_11"}
+# The depth experiment's VGG16_n (n < 16) take VGG16_11's cpu recipe, as the paper's take
+# VGG16's; every other model needs a grid of its own.
+DEPTH_MODEL = re.compile(r"vgg16_\d+")
+CPU_STAND_IN = "vgg16_11"
 
 
 def recipe_key(arch: str, act: str, order: str) -> str:
@@ -127,10 +129,10 @@ def cpu_recipes() -> dict[str, dict]:
     return dict(table.get("recipes", {}))
 
 
-def cpu_recipe(arch: str, family: str, act: str, order: str) -> Recipe:
+def cpu_recipe(arch: str, act: str, order: str) -> Recipe:
     """The cpu scale's recipe; KeyError (naming the grid to run) when none was chosen yet."""
     table = cpu_recipes()
-    for model in (arch, CPU_STAND_IN.get(family)):
+    for model in (arch, CPU_STAND_IN if DEPTH_MODEL.fullmatch(arch) else None):
         entry = table.get(recipe_key(model, act, order)) if model else None
         if entry is not None:
             return Recipe(CPU_EPOCHS, float(entry["lr"]), CPU_MILESTONES, float(entry["wd"]),

@@ -10,9 +10,11 @@ from pathlib import Path
 from ..errors import UsageError
 from ..experiments.recipes import (
     choose,
+    conflicts,
     grid_records,
     markdown_choices,
     recipe_table,
+    unfinished,
     write_recipes,
 )
 
@@ -34,10 +36,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{root} is not a folder")
     if args.write is not None and Path(args.write).is_dir():
         raise UsageError(f"--write {args.write} is a folder; give a file name")
-    chosen = choose(grid_records(root))
+    records = grid_records(root)
+    chosen = choose(records)
     if not chosen:
         raise UsageError(f"no grid runs (swapbn sweep NAME --grid) under {root}")
+    running = unfinished(records)
+    if args.write is not None and running:
+        raise UsageError(f"{len(running)} grid runs have not finished (e.g. {running[0]}); "
+                         "run their sweep to the end before writing recipes")
     print(markdown_choices(chosen))
+    for line in conflicts(chosen):
+        print(f"two grids disagree: {line}")
     if args.write is not None:
         table = recipe_table(chosen, ABOUT)
         path = write_recipes(args.write, table)

@@ -83,8 +83,8 @@ def select_per_setting(runs: Iterable[str | Path | dict]) -> dict[str, Choice]:
 
     Runs (run directories or {config, final} records) are grouped by tags.setting and
     tags.variant. A variant's score is its mean final validation accuracy over its seeds when
-    every completed run of the setting has one, else its mean final test accuracy (the paper's
-    rule). A seed that diverged or failed counts against its variant: variants with every seed
+    the setting's runs hold out a validation split (a run without a validation accuracy then
+    counts as not completed), else its mean final test accuracy (the paper's rule). A seed that diverged or failed counts against its variant: variants with every seed
     completed rank above those without, then by mean accuracy; ties go to the first variant in
     run order.
     """
@@ -96,14 +96,13 @@ def select_per_setting(runs: Iterable[str | Path | dict]) -> dict[str, Choice]:
         groups.setdefault(setting, {}).setdefault(variant, []).append(record)
     choices = {}
     for setting, variants in groups.items():
-        completed = [r for rs in variants.values() for r in rs if _accuracy(r) is not None]
-        split = "val" if completed and all(_accuracy(r, "val") is not None
-                                           for r in completed) else "test"
+        split = "val" if any(r["config"].get("val_images") for rs in variants.values()
+                             for r in rs) else "test"
         scored = []
         candidates = {}
         for variant, records in variants.items():
             means = {s: _mean([_accuracy(r, s) for r in records]) for s in ("test", "val")}
-            done = sum(_accuracy(r) is not None for r in records)
+            done = sum(_accuracy(r, split) is not None for r in records)
             candidates[variant] = {"mean_test_acc": means["test"], "mean_val_acc": means["val"],
                                    "completed": done, "runs": len(records)}
             score = means[split] if means[split] is not None else -math.inf

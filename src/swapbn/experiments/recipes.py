@@ -20,7 +20,8 @@ from scipy import stats
 
 from ..atomic import write_text
 from ..presets import activation_family, recipe_key
-from .grid import Choice, load_record, select_per_setting
+from ..rundir import FINISHED, find_runs
+from .grid import Choice, _accuracy, load_record, select_per_setting
 
 CHANCE_P = 1e-3  # a grid point trained when chance would reach its accuracy less often
 
@@ -61,26 +62,32 @@ def above_chance(accuracy: float | None, images: int, classes: int) -> bool:
 
 def grid_records(root: str | Path) -> list[dict]:
     """The readable grid runs (tags.grid) under root."""
-    records = [load_record(p.parent) for p in sorted(Path(root).rglob("config.json"))]
+    records = [load_record(run.path) for run in find_runs(Path(root))]
     return [r for r in records if r is not None and (r["config"].get("tags") or {}).get("grid")]
 
 
+def unfinished(records: Iterable[dict]) -> list[str]:
+    """The grid runs that have not ended (no final record, failed or interrupted)."""
+    return [r["run_dir"] for r in records if (r["final"] or {}).get("status") not in FINISHED]
+
+
 def choose(records: Iterable[dict]) -> list[Chosen]:
-    """Every setting's choice, per experiment, in the order the runs were found."""
-    by_experiment: dict[str, list[dict]] = {}
+    """Every setting's choice, per experiment and scale, in the order the runs were found."""
+    by_experiment: dict[tuple[str, str], list[dict]] = {}
     for r in records:
-        exp = str((r["config"].get("tags") or {}).get("experiment", ""))
-        by_experiment.setdefault(exp, []).append(r)
+        tags = r["config"].get("tags") or {}
+        key = (str(tags.get("experiment", "")), str(tags.get("scale", "")))
+        by_experiment.setdefault(key, []).append(r)
     out = []
-    for exp, rs in by_experiment.items():
+    for (exp, _scale), rs in by_experiment.items():
         for setting, choice in select_per_setting(rs).items():
             runs = [r for r in rs if (r["config"].get("tags") or {}).get("setting") == setting]
             config = runs[0]["config"]
             split = choice.criterion
             images = int(config.get("val_images") or 0) if split == "val" else 0
             classes = int(config.get("num_classes") or 10)
-            trained = any(above_chance(r["final"].get(f"final_{split}_acc"),
-                                       images or test_images(config), classes) for r in runs)
+            trained = any(above_chance(_accuracy(r, split), images or test_images(config),
+                                       classes) for r in runs)
             out.append(Chosen(exp, setting, str(config.get("arch")), str(config.get("act")),
                               str(config.get("order")), choice, trained, 100 / classes))
     return out
@@ -94,9 +101,28 @@ def test_images(config: dict) -> int:
     return 10_000 if config.get("dataset") in ("cifar10", "cifar100") else 1_000
 
 
+def conflicts(chosen: list[Chosen]) -> list[str]:
+    """Recipe keys that two grids chose differently (e.g. table1's and nobn's VGG16 Tanh
+    convention): the table keeps the first, and these lines say so."""
+    first: dict[str, Chosen] = {}
+    out = []
+    for c in chosen:
+        if not (c.key and c.trained):
+            continue
+        if c.key not in first:
+            first[c.key] = c
+        elif (c.choice.lr, c.choice.wd) != (first[c.key].choice.lr, first[c.key].choice.wd):
+            k = first[c.key]
+            out.append(f"{c.key}: {k.experiment} {k.setting} chose lr {k.choice.lr:g}, wd "
+                       f"{k.choice.wd:g} (kept); {c.experiment} {c.setting} chose lr "
+                       f"{c.choice.lr:g}, wd {c.choice.wd:g}")
+    return out
+
+
 def recipe_table(chosen: list[Chosen], about: str) -> dict:
     """The recipe file's content (presets.cpu_recipes reads it): the chosen lr and wd of every
-    trained setting that owns a recipe; later grids of the same key keep the first choice."""
+    trained setting that owns a recipe; later grids of the same key keep the first choice
+    (`conflicts` lists where they differ)."""
     recipes: dict[str, dict] = {}
     for c in chosen:
         if c.key and c.trained and c.key not in recipes:

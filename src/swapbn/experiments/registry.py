@@ -281,7 +281,7 @@ def plan(name: str, scale: Scale, *, grid: bool = False, seeds: tuple[int, ...] 
     experiment = get_experiment(name)
     runs: list[RunSpec] = []
     variants = experiment.variants(scale)
-    if grid:
+    if grid and scale.grid_seeds is not None:  # a recipe per setting, then all seeds
         variants = grid_variants(variants)
     for variant in variants:
         dataset = variant.overrides.get("dataset", scale.main_dataset)

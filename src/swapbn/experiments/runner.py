@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import torch
+
 from ..errors import RecordError, UsageError
 from ..rundir import FinalRecord, RunDir
 from ..training import TrainConfig
 from ..training.fast import HOW_FIELDS
 from ..training.progress import eta_text, overall_text
-from ..training.threads import default_threads, free_cores
+from ..training.threads import free_cores
 from .backends import run_local, run_ray
 from .registry import RunSpec
 
@@ -104,9 +106,11 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
     todo = [p for p in planned if p.state not in ("done", "broken")]
     workers = max(1, options.workers)
     sequential = options.backend == "local" and workers == 1
-    cpus = options.cpus_per_run or max(1, free_cores() // workers)
+    free = free_cores()
+    cpus = options.cpus_per_run or max(1, free // workers)
     # Runs in this process use the free cores (training/threads.py); parallel ones share them.
-    threads = default_threads() if sequential and not options.cpus_per_run else max(1, int(cpus))
+    threads = (min(torch.get_num_threads(), free) if sequential and not options.cpus_per_run
+               else max(1, int(cpus)))
     jobs = [{"run_id": p.run_id, "config": p.config, "out_dir": str(out / p.run_id),
              "mode": "force" if p.state == "changed" else "resume", "threads": threads,
              "progress": (True if sequential else "epochs") if options.progress else False,

@@ -68,6 +68,7 @@ SHARED_RECIPE = {"lr": 0.05, "wd": 5e-4}
 
 # The smoke scale checks that every experiment runs end to end: seconds per run on a CPU.
 SMOKE_BASE: dict = {
+    "precision": "float32",
     "width": 1 / 16,
     "train_subset": 128,
     "epochs": 1,
@@ -86,7 +87,7 @@ SCALES: dict[str, Scale] = {
         main_dataset="cifar100",
         seeds=(0, 1, 2),
         dataset_seeds={"imagenet": (0,)},
-        base={"preset": "paper"},
+        base={"preset": "paper", "precision": "float32"},
         needs_data_root=True,
     ),
     "cpu": Scale(

@@ -8,15 +8,16 @@ from pathlib import Path
 
 from ..atomic import write_text
 from ..errors import UsageError
-from ..experiments import EXPERIMENTS, SCALES
+from ..experiments import EXPERIMENTS, SCALES, plan
 from ..experiments.recipes import choose, markdown_choices
 from ..intervals import INTERVALS_NOTE
+from ..training import TrainConfig
 from ..training.compare import COMPARE
-from .aggregate import Group, group_runs
+from .aggregate import Group, group_runs, selected
 from .directions import Check, directions
 from .figures import COMPARE_FIGURES, FIGURES
 from .runs import Run, find_runs, load_run
-from .scale_check import MOVE_SDS, REFERENCE, markdown_scale_check
+from .scale_check import MOVE_SDS, markdown_scale_check
 from .tables import (
     markdown_directions,
     markdown_grid,
@@ -157,13 +158,15 @@ def render_readme(root: Path, page: Path, runs: list[Run], sections: list[Sectio
             lines += [f"{known.what} ({known.paper})", ""]
         scales = sorted({g.scale or "untagged" for g in sec.groups})
         lines += [f"Scale: {', '.join(scales)}.", "", markdown_table(sec.groups), ""]
-        untrained = [g.variant for g in sec.groups if not g.trained]
+        untrained = [g.variant for g in selected(sec.groups) if not g.trained]
         if untrained:
             lines += [f"Did not train at this budget (no seed above chance): "
                       f"{', '.join(untrained)}.", ""]
         grid_table = markdown_grid(sec.groups)
         if grid_table:
-            lines += ["Grid selection (best mean test accuracy over seeds):", "", grid_table, ""]
+            lines += ["Grid selection (best mean accuracy over seeds, on the validation split "
+                      "where the runs hold one, else on the test split as the paper did):", "",
+                      grid_table, ""]
         if sec.checks:
             lines += ["Does the paper's direction hold?", "", markdown_directions(sec.checks), ""]
         links = [(p, _link(p, page)) for p in sec.files]
@@ -191,17 +194,18 @@ def scale_check_section(sections: list[Section]) -> list[str]:
     by_key = {(s.experiment, s.scale): s for s in sections}
     lines = []
     for (exp, scale), sec in by_key.items():
-        ref = by_key.get((exp, REFERENCE))
-        if scale in (None, REFERENCE) or ref is None:
+        reference = SCALES[scale].reference if scale in SCALES else None
+        ref = by_key.get((exp, reference))
+        if ref is None:
             continue
-        part, _ = markdown_scale_check(exp, ref.groups, sec.groups, ref.checks, sec.checks,
-                                       scale)
-        lines += part
+        lines += markdown_scale_check(exp, ref.groups, sec.groups, ref.checks, sec.checks,
+                                      scale, reference)
     if lines:
-        lines = ["## Does a variant of the cpu scale change its conclusions?", "",
-                 "A variant changes a conclusion when a claim's verdict differs, or a mean "
-                 f"moves by more than {MOVE_SDS:g} standard deviations of the cpu scale's "
-                 "seeds.", "", *lines]
+        lines = ["## Does a variant of a scale change its conclusions?", "",
+                 "A variant (another precision, one shared recipe) changes a conclusion when a "
+                 "claim comes out otherwise (its verdict; with one seed, the sign of its "
+                 f"difference), or a mean moves by more than {MOVE_SDS:g} standard deviations "
+                 "of the reference scale's seeds.", "", *lines]
     return lines
 
 
@@ -237,40 +241,58 @@ def _pct(value) -> str:
 
 
 def not_run_section(root: Path, runs: list[Run]) -> list[str]:
-    """What a scale found here has not run yet, with its command: the experiments of a scale
-    that its variants check against, and the check runs of those variants (Scale.checks)."""
+    """What a reference scale found here (the cpu scale) has not run yet, with its command:
+    each experiment's planned runs missing under root, and its variants' check runs
+    (Scale.checks); a setting without a recipe yet names the grid it needs first."""
     lines = []
+    have = {r.path.name for r in runs}
     found = {r.scale for r in runs if r.scale in SCALES}
     for name in sorted(found, key=_scale_order):
-        if not any(s.reference == name for s in SCALES.values()):
-            continue  # only a reference scale (the cpu scale) is reproduced experiment by one
-        have = {(r.experiment, r.scale) for r in runs if not r.tags.get("grid")}
-        todo = [(e, name, "") for e in EXPERIMENTS if (e, name) not in have]
-        for variant in (s for s in SCALES.values() if s.reference == name):
-            for e, settings in variant.checks.items():
-                if (e, variant.name) not in have:
-                    only = f" --only {' '.join(settings)}" if settings else ""
-                    todo.append((e, variant.name, only))
-        if todo:
-            lines += [f"## Not yet run at scale {name} and its variants", "",
-                      *[f"- {e} at {s}: `swapbn sweep {e} --scale {s}{only} --data-root DIR "
-                        f"--out {root}/{e if s == name else f'{e}-{s}'}`"
-                        for e, s, only in todo], ""]
+        variants = [s for s in SCALES.values() if s.reference == name]
+        if not variants:
+            continue
+        todo = [(e, SCALES[name], ()) for e in EXPERIMENTS]
+        todo += [(e, v, only) for v in variants for e, only in v.checks.items()]
+        items = []
+        for e, scale, only in todo:
+            specs = [s for s in plan(e, scale) if not only or s.tags["setting"] in only]
+            missing = [s for s in specs if s.run_id not in have]
+            if not missing:
+                continue
+            folder = e if scale.name == name else f"{e}-{scale.name}"
+            flags = f" --only {' '.join(only)}" if only else ""
+            item = (f"- {e} at {scale.name}: {len(specs) - len(missing)} of {len(specs)} runs; "
+                    f"`swapbn sweep {e} --scale {scale.name}{flags} --data-root DIR --out "
+                    f"{root}/{folder}`")
+            needs = sorted({_recipe_missing(s) for s in missing} - {None})
+            if needs:
+                item += f" (first: {'; '.join(needs)})"
+            items.append(item)
+        if items:
+            lines += [f"## Not yet run at scale {name} and its variants", "", *items, ""]
     return lines
+
+
+def _recipe_missing(spec) -> str | None:
+    """The recipe a planned run still lacks (the error that names its grid), or None."""
+    try:
+        TrainConfig(**spec.config).resolve()
+    except UsageError as exc:
+        return str(exc).split(": run the")[0] if "recipe" in str(exc) else None
+    return None
 
 
 def compute_section(runs: list[Run]) -> list[str]:
     """Compute used per experiment and scale: runs, training time, machines, code commits."""
     rows = ["| experiment | scale | runs | compute (h) | machine | threads | precision | commit |",
             "|---|---|---|---|---|---|---|---|"]
-    keys = sorted({(r.experiment + (" grid" if r.tags.get("grid") else ""), r.scale or "")
-                   for r in runs})
-    for exp, scale in keys:
-        rs = [r for r in runs if (r.experiment + (" grid" if r.tags.get("grid") else ""),
-                                  r.scale or "") == (exp, scale)]
+    by_key: dict[tuple[str, str], list[Run]] = {}
+    for r in runs:
+        key = (r.experiment + (" grid" if r.tags.get("grid") else ""), r.scale or "")
+        by_key.setdefault(key, []).append(r)
+    for (exp, scale), rs in sorted(by_key.items()):
         hours = sum(float(r.final.get("seconds") or 0) for r in rs) / 3600
-        machines = sorted({str(r.config.get("cpu") or r.config.get("device_name") or "?")
-                           for r in rs})
+        machines = sorted({str(r.config.get("device_name") or "?") for r in rs})
         threads = sorted({str(r.config.get("threads")) for r in rs if r.config.get("threads")})
         precisions = sorted({str(r.config.get("precision", "?")) for r in rs})
         commits = sorted({str(r.config.get("git_commit") or "?")[:10]

@@ -67,11 +67,15 @@ def _fmt(v: float | None, digits: int = 3) -> str:
     return "—" if v is None or not math.isfinite(v) else f"{v:.{digits}g}"
 
 
+def claimable(groups: list[Group]) -> list[Group]:
+    """The groups a claim may use: selected by the grid, trained above chance (a setting that
+    did not train at its budget supports nothing), and not a labelled stand-in."""
+    return [g for g in selected(groups) if g.trained and not g.runs[0].tags.get("stand_in")]
+
+
 def find(groups: list[Group], **keys) -> Group | None:
-    """The selected group with these keys; a group that did not train enters no claim."""
-    for g in selected(groups):
-        if not g.trained:
-            continue
+    """The claimable group with these keys."""
+    for g in claimable(groups):
         if all(g.keys.get(k) == v for k, v in keys.items()):
             return g
     return None
@@ -104,7 +108,7 @@ def correlation(groups: list[Group], x: Callable[[Group], float | None],
                 y: Callable[[Group], float | None], sign: int, claim: str,
                 paper: str) -> Check:
     """Claim: Pearson correlation of x and y over settings has the given sign (>= 3 points)."""
-    pts = [(x(g), y(g)) for g in selected(groups)]
+    pts = [(x(g), y(g)) for g in claimable(groups)]
     pts = [(a, b) for a, b in pts if a is not None and b is not None
            and math.isfinite(a) and math.isfinite(b)]
     if len(pts) < 3 or np.ptp([p[0] for p in pts]) == 0 or np.ptp([p[1] for p in pts]) == 0:
@@ -118,7 +122,7 @@ def correlation(groups: list[Group], x: Callable[[Group], float | None],
 def _orders_per_model(groups: list[Group]) -> list[Check]:
     checks = []
     seen = []
-    for g in selected(groups):
+    for g in selected(groups):  # every setting gets its rows; find() leaves out untrained ones
         k = (g.keys["arch"], g.keys["act"], g.keys["dataset"])
         if k in seen:
             continue
@@ -236,7 +240,7 @@ def _sparsity_drives_accuracy(groups: list[Group]) -> list[Check]:
 
 @claims("best_depth")
 def _best_depth(groups: list[Group]) -> list[Check]:
-    pts = [(g.keys["depth"], _mean(g, "test_acc")) for g in selected(groups)]
+    pts = [(g.keys["depth"], _mean(g, "test_acc")) for g in claimable(groups)]
     pts = sorted((d, a) for d, a in pts if d is not None and a is not None)
     if len(pts) < 3:
         best = Check("best depth lies strictly between the shallowest and deepest",
@@ -255,7 +259,8 @@ def _best_depth(groups: list[Group]) -> list[Check]:
 
 @claims("bn_against_nobn")
 def _bn_against_nobn(groups: list[Group]) -> list[Check]:
-    conv, nobn = find(groups, order="convention"), find(groups, order="nobn")
+    conv = find(groups, order="convention")
+    nobn = find(groups, arch=conv.keys["arch"] if conv else "vgg16", order="nobn")
     keys = {"dataset": "cifar100", "arch": "vgg16", "act": "tanh"}
     return [
         greater(conv, nobn, "test_acc", "convention test acc > NoBN",

@@ -4,8 +4,9 @@ side.
 
 For each setting run at both, each model-level number is compared with the 95% Welch interval
 of its difference over seeds (swapbn.intervals). A variant *changes a conclusion* when a claim's
-verdict differs between the two, or when a mean moves by more than twice the reference scale's
-standard deviation over seeds (docs/results.md applies this to bf16).
+verdict differs between the two (where the variant ran one seed, and so resolves nothing, when
+the sign of the claim's difference differs), or when a mean moves by more than twice the
+reference scale's standard deviation over seeds (docs/results.md applies this to bf16).
 """
 
 from __future__ import annotations
@@ -13,17 +14,12 @@ from __future__ import annotations
 import math
 
 from ..intervals import welch
-from .aggregate import Group, model_value, selected
-from .directions import Check
+from .aggregate import Group, selected
+from .directions import Check, _values
 
 METRICS = (("test_acc", "test acc (%)", 2), ("avg_skewness", "avg skewness", 3),
            ("avg_sparsity", "avg sparsity", 3), ("avg_saturation", "avg saturation", 3))
-REFERENCE = "cpu"
 MOVE_SDS = 2.0  # a mean moved by more than this many reference standard deviations
-
-
-def _values(g: Group, metric: str) -> list[float | None]:
-    return [model_value(r, metric) for r in g.completed]
 
 
 def moved(ref: Group, other: Group, metric: str) -> bool | None:
@@ -35,11 +31,21 @@ def moved(ref: Group, other: Group, metric: str) -> bool | None:
     return abs(b.mean - a.mean) > MOVE_SDS * a.std
 
 
+def changed_verdict(ref: Check, other: Check) -> bool:
+    """Whether the variant's claim comes out otherwise: its verdict, or, where a side ran a
+    single seed (no interval, so nothing resolves), the sign of the difference."""
+    a, b = ref.difference, other.difference
+    one_seed = b is not None and min(b.n_a, b.n_b) < 2
+    if one_seed and a is not None and a.diff is not None and b.diff is not None:
+        return (a.diff > 0) != (b.diff > 0)
+    return ref.verdict != other.verdict
+
+
 def markdown_scale_check(experiment: str, ref: list[Group], other: list[Group],
                          ref_checks: list[Check], other_checks: list[Check],
-                         scale: str) -> tuple[list[str], bool]:
-    """The comparison's lines, and whether the variant changed a conclusion."""
-    rows = [f"| setting | metric | {REFERENCE} | {scale} | {scale} − {REFERENCE} "
+                         scale: str, reference: str) -> list[str]:
+    """The comparison's lines, ending with whether the variant changed a conclusion."""
+    rows = [f"| setting | metric | {reference} | {scale} | {scale} − {reference} "
             f"[95% interval] | moved > {MOVE_SDS:g} sd |", "|---|---|---|---|---|---|"]
     changed = False
     theirs = {g.variant: g for g in selected(other)}
@@ -56,17 +62,19 @@ def markdown_scale_check(experiment: str, ref: list[Group], other: list[Group],
             changed |= bool(m)
             rows.append(f"| {g.variant} | {label} | {_pm(a, digits)} | {_pm(b, digits)} | "
                         f"{d.interval_text()} | {'—' if m is None else 'yes' if m else 'no'} |")
-    verdicts = [f"| {c.claim} | {c.verdict} | {o.verdict} |"
-                for c, o in zip(ref_checks, other_checks, strict=False) if c.claim == o.claim]
-    changed |= any(c.verdict != o.verdict for c, o in zip(ref_checks, other_checks,
-                                                          strict=False) if c.claim == o.claim)
-    lines = [f"### {experiment}: {scale} against {REFERENCE}", "", *rows, ""]
+    theirs_checks = {o.claim: o for o in other_checks}
+    pairs = [(c, theirs_checks[c.claim]) for c in ref_checks if c.claim in theirs_checks]
+    verdicts = [f"| {c.claim} | {c.interval or '—'} {c.verdict} | {o.interval or '—'} "
+                f"{o.verdict} | {'**yes**' if changed_verdict(c, o) else 'no'} |"
+                for c, o in pairs]
+    changed |= any(changed_verdict(c, o) for c, o in pairs)
+    lines = [f"### {experiment}: {scale} against {reference}", "", *rows, ""]
     if verdicts:
-        lines += [f"| paper's claim | verdict at {REFERENCE} | verdict at {scale} |",
-                  "|---|---|---|", *verdicts, ""]
+        lines += [f"| paper's claim | {reference} | {scale} | comes out otherwise |",
+                  "|---|---|---|---|", *verdicts, ""]
     lines += [f"{scale} {'changes' if changed else 'does not change'} a conclusion of "
               f"{experiment} here.", ""]
-    return lines, changed
+    return lines
 
 
 def _pm(s, digits: int) -> str:

@@ -20,7 +20,14 @@ from ..blocks import ORDERS
 from ..data import DATASETS
 from ..errors import UsageError
 from ..models import MODELS, TORCHVISION, check_model, model_family
-from ..presets import CPU_BATCH_SIZE, CPU_EPOCHS, PRESET_DATASETS, cpu_recipe, paper_recipe
+from ..presets import (
+    CPU_BATCH_SIZE,
+    CPU_EPOCHS,
+    CPU_MILESTONES,
+    PRESET_DATASETS,
+    cpu_recipe,
+    paper_recipe,
+)
 from .fast import native_cpu_bf16
 
 PRESETS: tuple[str, ...] = ("paper", "cpu")
@@ -204,12 +211,11 @@ class TrainConfig:
             recipe = {"epochs": DEFAULT_EPOCHS, "lr": DEFAULT_LR, "wd": DEFAULT_WD,
                       "batch_size": DEFAULT_BATCH_SIZE, "milestones": None}
         elif self.preset == "cpu":
-            recipe = {"epochs": CPU_EPOCHS, "batch_size": CPU_BATCH_SIZE, "milestones": None,
-                      "lr": self.lr, "wd": self.wd}
+            recipe = {"epochs": CPU_EPOCHS, "batch_size": CPU_BATCH_SIZE,
+                      "milestones": list(CPU_MILESTONES), "lr": self.lr, "wd": self.wd}
             if self.lr is None or self.wd is None:
                 try:
-                    recipe = cpu_recipe(self.arch, model_family(self.arch), self.act,
-                                        self.order).to_dict()
+                    recipe = cpu_recipe(self.arch, self.act, self.order).to_dict()
                 except (KeyError, ValueError) as exc:
                     raise UsageError(str(exc.args[0])) from None
         else:

@@ -8,8 +8,8 @@ use the tensor cores of Ampere and later GPUs at about float32 accuracy (off wit
 --deterministic, which also asks for deterministic kernels). bf16 autocast (--precision bf16)
 does change what is computed, so precision is part of what makes two runs the same; on a CPU
 `--precision auto` picks it only where the CPU has native bf16 arithmetic (AVX512-BF16 or
-AMX): elsewhere oneDNN emulates it, and a training step ran about 10x slower than float32 on
-an AVX2-only EPYC (2026-12-06). `compute_mode` names what ran.
+AMX): elsewhere oneDNN emulates it, and a training step ran about 12x slower than float32 on
+an AVX2-only EPYC (benchmarks/results.md, 2026-12-06). `compute_mode` names what ran.
 """
 
 from __future__ import annotations

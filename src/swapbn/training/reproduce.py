@@ -80,9 +80,14 @@ def git_commit() -> str | None:
 
 
 def git_dirty() -> bool | None:
-    """Whether the checkout's tracked files differ from HEAD (the code that ran is then not
-    exactly the commit); None outside a checkout."""
-    out = _git("status", "--porcelain", "--untracked-files=no")
+    """Whether the checkout's code (src/ and pyproject.toml) differs from HEAD, so the code
+    that ran is not exactly the commit; None outside a checkout. Records and docs do not count
+    (a sweep rewrites committed run records as it resumes them)."""
+    top = _git("rev-parse", "--show-toplevel")
+    if not top:
+        return None
+    out = _git("-C", top, "status", "--porcelain", "--untracked-files=no", "--", "src",
+               "pyproject.toml")
     return None if out is None else bool(out)
 
 

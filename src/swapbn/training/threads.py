@@ -69,6 +69,8 @@ def busy_cores(seconds: float = SAMPLE_SECONDS, stat: Path = PROC_STAT) -> float
         mine = os.sched_getaffinity(0)
     except AttributeError:
         mine = set(second)
+    if not mine & set(second) and len(second) == len(mine):
+        mine = set(second)  # a container's /proc/stat (lxcfs) numbers its own CPUs from 0
     busy = 0.0
     for cpu in mine & set(first) & set(second):
         used, total = (b - a for a, b in zip(first[cpu], second[cpu], strict=True))
