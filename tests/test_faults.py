@@ -147,11 +147,13 @@ def test_an_unreadable_run_is_left_out_of_the_report_by_name(run_copy, capsys, f
     assert ("line 2" if fault == "garbage metrics line" else CONFIG) in err
 
 
-@pytest.mark.parametrize("missing", [CHANNELS, "half checkpoint", "stats", "metrics line"])
+@pytest.mark.parametrize("missing", ["half channels", "half checkpoint", "stats",
+                                     "metrics line"])
 def test_completed_needs_every_promised_file(run_copy, missing) -> None:
-    if missing == "half checkpoint":
-        content = (run_copy / CHECKPOINT).read_bytes()
-        (run_copy / CHECKPOINT).write_bytes(content[:len(content) // 2])
+    if missing.startswith("half"):
+        name = CHECKPOINT if missing == "half checkpoint" else CHANNELS
+        content = (run_copy / name).read_bytes()
+        (run_copy / name).write_bytes(content[:len(content) // 2])
     elif missing == "stats":
         final = json.loads((run_copy / FINAL).read_text())
         (run_copy / FINAL).write_text(json.dumps({**final, "stats": None}))
@@ -165,13 +167,14 @@ def test_completed_needs_every_promised_file(run_copy, missing) -> None:
     assert not final.finished  # a sweep runs it again, --resume finishes it
 
 
-def test_resume_finishes_a_run_recorded_completed_without_its_channels(run_copy) -> None:
+def test_a_published_run_without_its_large_files_stays_completed(run_copy) -> None:
     expected = json.loads((run_copy / FINAL).read_text())
-    (run_copy / CHANNELS).unlink()
-    assert train_cli(run_copy, "--resume") == 0
+    (run_copy / CHANNELS).unlink()  # results/ keeps config, metrics and final record only
+    (run_copy / CHECKPOINT).unlink()
     final = RunDir(run_copy).final
-    assert final.status == "completed" and (run_copy / CHANNELS).is_file()
-    assert final.stats == expected["stats"]  # the same model measured again
+    assert final.status == "completed" and final.stats == expected["stats"]
+    assert train_cli(run_copy, "--resume") == 0  # as recorded: nothing to train
+    assert not (run_copy / CHECKPOINT).exists()
 
 
 # -- the lock and temporaries -----------------------------------------------------------------

@@ -137,18 +137,17 @@ def render_readme(root: Path, page: Path, runs: list[Run], sections: list[Sectio
     """The report page: nothing in it depends on when or how fast it was written, so the same
     runs always give the same page (docs/results.md is rebuilt and compared by a test)."""
     done = sum(r.completed for r in runs + grid)
-    lines = [f"# swapbn report: {root}", "",
-             f"{len(runs) + len(grid)} runs found, {done} completed. Values are means ± sample standard "
-             "deviation (ddof 1) over completed seeds; `seeds` is completed/total. "
-             "Saturation and skewness are measured at activation outputs, sparsity at block "
-             "outputs, on the test split. The paper's accuracy stands beside runs at paper "
-             "scale only; the direction tables check the paper's claims at any scale. A "
-             "setting that trains no better than chance is marked *did not train at this "
-             "budget* and enters no claim.", "",
-             INTERVALS_NOTE, ""]
+    lines = [f"# swapbn report: {root}", ""]
     about = root / ABOUT
     if about.is_file():  # the folder's own account of how its runs were made
         lines += [about.read_text().strip(), ""]
+    lines += [f"{len(runs) + len(grid)} runs found, {done} completed. Values are means ± "
+              "sample standard deviation (ddof 1) over completed seeds; `seeds` is "
+              "completed/total. Saturation and skewness are measured at activation outputs, "
+              "sparsity at block outputs, on the test split. The paper's accuracy stands "
+              "beside runs at paper scale only; the direction tables check the paper's claims "
+              "at any scale. A setting that trains no better than chance is marked *did not "
+              "train at this budget* and enters no claim.", "", INTERVALS_NOTE, ""]
     if grid:
         lines += recipes_section(grid)
     for sec in sections:
