@@ -55,7 +55,7 @@ def test_grid_runs_choose_and_scales_are_checked_against_the_cpu_scale(tmp_path)
                                            "table2 (cpu-bf16)"]
     # the grid chose on validation and is not one of the compared settings
     assert "## Recipes: the paper's grid at this budget" in text
-    assert "| table2 | tanh/convention | vgg16_11/bounded/convention | 0.01 | 0.0001 | val | " \
+    assert "| table2 | tanh/convention | vgg16_11/bounded/convention | 2 of 8 | 0.01 | 0.0001 | val | " \
            "55.00 | 54.00 | yes |" in text
     assert all(len(g.runs) == len(SEEDS) for s in sections for g in s.groups)
     # claims are paired by what they say, though the variant ran only the Tanh settings

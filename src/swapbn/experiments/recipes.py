@@ -21,7 +21,7 @@ from scipy import stats
 from ..atomic import write_text
 from ..presets import activation_family, recipe_key
 from ..rundir import FINISHED, find_runs
-from .grid import Choice, _accuracy, load_record, select_per_setting
+from .grid import Choice, _accuracy, grid_points, load_record, select_per_setting
 
 CHANCE_P = 1e-3  # a grid point trained when chance would reach its accuracy less often
 
@@ -38,6 +38,7 @@ class Chosen:
     choice: Choice
     trained: bool  # some grid point beat chance on the split that chose
     chance: float  # chance accuracy, % (100 / classes)
+    planned: int = 0  # the grid's runs: its points times the seeds found
 
     @property
     def key(self) -> str:
@@ -88,8 +89,11 @@ def choose(records: Iterable[dict]) -> list[Chosen]:
             classes = int(config.get("num_classes") or 10)
             trained = any(above_chance(_accuracy(r, split), images or test_images(config),
                                        classes) for r in runs)
+            seeds = {r["config"].get("seed") for r in runs}
+            planned = len(grid_points(str(config.get("dataset")))) * len(seeds)
             out.append(Chosen(exp, setting, str(config.get("arch")), str(config.get("act")),
-                              str(config.get("order")), choice, trained, 100 / classes))
+                              str(config.get("order")), choice, trained, 100 / classes,
+                              planned))
     return out
 
 
@@ -140,15 +144,16 @@ def write_recipes(path: str | Path, table: dict) -> Path:
 
 def markdown_choices(chosen: list[Chosen]) -> str:
     """One row per setting: its choice, the accuracy that chose it, whether it trained."""
-    rows = ["| experiment | setting | model / activation / order | lr | wd | chosen on | "
-            "val acc (%) | test acc (%) | trained above chance |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| experiment | setting | model / activation / order | grid points run | lr | wd | "
+            "chosen on | val acc (%) | test acc (%) | trained above chance |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for c in chosen:
         ch = c.choice
         val = f"{ch.mean_val_acc:.2f}" if ch.mean_val_acc is not None else "—"
         test = f"{ch.mean_test_acc:.2f}" if ch.mean_test_acc > -1 else "—"
         trained = "yes" if c.trained else f"**no** (chance {c.chance:.0f}%): did not train " \
                                           "at this budget"
-        rows.append(f"| {c.experiment} | {c.setting} | {c.label} | {ch.lr:g} | {ch.wd:g} | "
-                    f"{ch.criterion} | {val} | {test} | {trained} |")
+        done = sum(v["completed"] for v in ch.candidates.values())
+        rows.append(f"| {c.experiment} | {c.setting} | {c.label} | {done} of {c.planned} | "
+                    f"{ch.lr:g} | {ch.wd:g} | {ch.criterion} | {val} | {test} | {trained} |")
     return "\n".join(rows)
