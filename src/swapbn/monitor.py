@@ -141,8 +141,10 @@ class Monitor:
     def read(self) -> Measurement | None:
         """The statistics of the passes measured since the last read (None if none), on the
         CPU, written to the writer if there is one; a new window starts."""
-        if self.passes == 0:
-            return None
+        if self.passes == 0 and not any(layer.act.count or layer.block.count
+                                        for layer in self._layers):
+            return None  # (statistics without passes: hooks inside the model fired, inside
+            # measuring(), while something other than the model's own forward ran them)
         measurement = result(self._layers, self.samples)
         self._layers = layer_statistics(self.points)
         self.passes = self.samples = 0
