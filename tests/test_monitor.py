@@ -180,6 +180,19 @@ def test_close_removes_every_hook_and_the_routed_forward(kind):
     assert torch.equal(model(x), model(x)) and before.shape == model(x).shape
 
 
+def test_a_deep_copy_of_a_watched_model_runs_its_own_weights():
+    model = make("find_points").eval()
+    x = batches(1)[0][0]
+    with Monitor(model, every=1):
+        twin = copy.deepcopy(model)  # an EMA copy or a snapshot taken while watched
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+        routed = twin(x)
+        assert torch.equal(routed, type(twin).forward(twin, x))  # the twin's weights
+        assert not torch.equal(routed, model(x))
+
+
 def test_hooks_are_removed_when_the_loop_fails():
     model = make("find_points")
     with pytest.raises(RuntimeError, match="boom"), Monitor(model, every=1):

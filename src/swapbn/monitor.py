@@ -72,9 +72,11 @@ class Monitor:
         self._auto = False  # the pass now running was armed by the count
         self._handles = [model.register_forward_pre_hook(self._before),
                          model.register_forward_hook(self._after, always_call=True)]
-        self._own_forward = None
-        if run is not model:  # points in an observed graph: due passes run it
-            self._route(model, run)
+        self._graph = run if run is not model else None  # points in an observed graph
+        self._own_forward: tuple | None = None
+        self._plain = None
+        if self._graph is not None:
+            self._route(model)
         self.closed = False
 
     # ------------------------------------------------------------------ passes
@@ -110,17 +112,18 @@ class Monitor:
             if self.writer is not None and self.passes >= self.window:
                 self.read()
 
-    def _route(self, model: nn.Module, graph: nn.Module) -> None:
+    def _route(self, model: nn.Module) -> None:
         """Give the model an instance `forward` that runs the observed graph while a pass is
-        measured and its own forward otherwise (close() takes it away again)."""
+        measured and its own forward otherwise (close() takes it away again). A bound method,
+        not a closure: a deep copy of the model (an EMA copy, a snapshot) then gets a copy of
+        this Monitor that routes to the copy's own graph and forward."""
         own = model.__dict__.get("forward")
-        plain = own if own is not None else type(model).forward.__get__(model)
-
-        def forward(*args, **kwargs):
-            return (graph if self._point_handles else plain)(*args, **kwargs)
-
         self._own_forward = (own,)
-        model.forward = forward
+        self._plain = own if own is not None else type(model).forward.__get__(model)
+        model.forward = self._routed_forward
+
+    def _routed_forward(self, *args, **kwargs):
+        return (self._graph if self._point_handles else self._plain)(*args, **kwargs)
 
     @contextmanager
     def measuring(self) -> Iterator[Monitor]:
