@@ -36,12 +36,13 @@ test-slow: $(VENV)/.installed-dev
 
 # Each benchmark prints its ratios (measured side by side) and appends a line to
 # benchmarks/results.md; 6 minutes on 2 CPU cores (measured 2026-11-30), 10.5 with three rounds of
-# threads.py.
+# threads.py; monitor_step.py adds 1.5 minutes (measured 2026-12-06).
 bench: $(VENV)/.installed-dev
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/data_pipeline.py --limit 10000
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/metrics_pass.py --threads 1 --rounds 1
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/training_step.py --threads 1 --steps 5 --rounds 2
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/threads.py --rounds 2
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/monitor_step.py --threads 1 --steps 8 --rounds 3
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -110,6 +110,11 @@ def hooked(handles: list):
     try:
         yield handles
     finally:
-        for h in handles:
-            h.remove()
-        handles.clear()
+        remove_hooks(handles)
+
+
+def remove_hooks(handles: list) -> None:
+    """Remove every hook handle in `handles` and empty the list."""
+    for h in handles:
+        h.remove()
+    handles.clear()

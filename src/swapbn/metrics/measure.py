@@ -218,7 +218,13 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
             release_scratch()
     if samples == 0:
         raise ValueError("no data to measure")
-    for layer in layers:  # results live on the CPU, whatever device measured them
+    return result(layers, samples)
+
+
+def result(layers: list[LayerMeasurement], samples: int) -> Measurement:
+    """The Measurement of filled statistics, moved to the CPU: results live there, whatever
+    device measured them (measure and swapbn.Monitor both end so)."""
+    for layer in layers:
         shared = layer.block is layer.act
         if layer.act.sum_abs is not None:
             layer.act = layer.act.to("cpu")

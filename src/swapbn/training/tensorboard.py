@@ -32,6 +32,25 @@ HISTOGRAM_VALUES = 4096  # sampled values per channel and per layer
 TENSORBOARD_DIR = "tensorboard"  # the default folder inside the run directory
 
 
+def stat_scalars(stats: dict, prefix: str = "") -> dict[str, float]:
+    """Tag -> value of a measure record (`Measurement.to_dict()`): the model averages and each
+    layer's saturation, skewness and sparsity; undefined values (None) are left out. The one
+    naming of these scalars, for event files and for other loggers (swapbn.lightning)."""
+    out = {prefix + tag: float(stats[key]) for key, tag in MODEL_STATS.items()
+           if isinstance(stats.get(key), (int, float))}
+    for layer in stats.get("layers", []):
+        for key in LAYER_STATS:
+            if isinstance(layer.get(key), (int, float)):
+                out[f"{prefix}{key}/{layer['name']}"] = float(layer[key])
+    return out
+
+
+def write_stats(writer, stats: dict, step: int, prefix: str = "") -> None:
+    """A measure record as scalars of a SummaryWriter (or anything with its add_scalar)."""
+    for tag, value in stat_scalars(stats, prefix).items():
+        writer.add_scalar(tag, value, step)
+
+
 def summary_writer_class():
     """SummaryWriter, or a one-line UsageError when the tensorboard package is missing."""
     try:
@@ -74,13 +93,7 @@ class TensorBoardLog:
             self.writer.close()
 
     def stats(self, stats: dict, step: int) -> None:
-        for key, tag in MODEL_STATS.items():
-            if isinstance(stats.get(key), (int, float)):
-                self.writer.add_scalar(tag, float(stats[key]), step)
-        for layer in stats.get("layers", []):
-            for key in LAYER_STATS:
-                if isinstance(layer.get(key), (int, float)):
-                    self.writer.add_scalar(f"{key}/{layer['name']}", float(layer[key]), step)
+        write_stats(self.writer, stats, step)
 
     def histograms(self, model: nn.Module, step: int) -> None:
         """Sampled values of the first channel of each layer and of the whole layer, at the
