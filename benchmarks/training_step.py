@@ -51,7 +51,7 @@ def steps(model, opt, batches, channels_last: bool) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--arch", default="vgg16_11")
     p.add_argument("--act", default="tanh")
     p.add_argument("--order", default="swap")

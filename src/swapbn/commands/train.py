@@ -133,8 +133,8 @@ def apply_threads(args: argparse.Namespace) -> int:
     return set_threads(args.threads)
 
 
-def describe(config: TrainConfig) -> str:
-    """One line with the resolved recipe."""
+def describe(config: TrainConfig, seeds: list[int] | None = None) -> str:
+    """One line with the resolved recipe (for `seeds` when it is run over several)."""
     bn = ("no BN" if config.order == "nobn"
           else f"BN gamma {config.bn_gamma_wd:g}, beta {config.bn_beta_wd:g}")
     width = f" width {config.width:g}"
@@ -143,7 +143,9 @@ def describe(config: TrainConfig) -> str:
     return (f"{config.arch}{width} {config.act} {config.order}{' NWDBN' if config.nwdbn else ''}"
             f" on {config.dataset}{subset}: epochs {config.epochs}, lr {config.lr:g}, milestones "
             f"{','.join(map(str, config.milestones))}, wd {config.wd:g} ({bn}), batch "
-            f"{config.batch_size}, {config.precision}, seed {config.seed}{preset}")
+            f"{config.batch_size}, {config.precision}, "
+            f"{'seed' if len(seeds or [0]) == 1 else 'seeds'} "
+            f"{','.join(map(str, seeds or [config.seed]))}{preset}")
 
 
 def summary(final: FinalRecord) -> str:
