@@ -77,7 +77,7 @@ def time_epoch(batches, device: torch.device) -> tuple[float, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--limit", type=int, default=None, help="use the first N train images")
     parser.add_argument("--batch-size", type=int, default=128)

@@ -128,7 +128,7 @@ def time_measure(args, data, device: torch.device) -> dict:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--dataset", default="cifar10")
     p.add_argument("--data-root", default=None)
     p.add_argument("--arch", default="vgg16_11")

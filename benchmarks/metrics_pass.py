@@ -103,7 +103,7 @@ def statistics_per_batch(model: torch.nn.Module, inputs: list[torch.Tensor],
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--arch", default="vgg16_11")
     p.add_argument("--act", default="tanh")
     p.add_argument("--order", default="swap")

@@ -85,7 +85,7 @@ def run_option(name: str, steps: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--steps", type=int, default=30, help="timed SGD steps per option")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--no-append", action="store_true", help="print only")

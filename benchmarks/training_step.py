@@ -54,7 +54,7 @@ def steps(model, opt, batches, channels_last: bool, bf16: bool = False) -> float
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--arch", default="vgg16_11")
     p.add_argument("--act", default="tanh")
     p.add_argument("--order", default="swap")

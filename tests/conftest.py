@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tarfile
@@ -39,12 +40,22 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _private_data_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Decoded data sets go to a temporary cache, never to the user's ~/.cache/swapbn."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SWAPBN_CACHE", str(tmp_path_factory.mktemp("swapbn-cache")))
-        yield
+_USER_CACHE = os.environ.get("SWAPBN_CACHE")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Decoded data sets go to a temporary cache, never to the user's ~/.cache/swapbn. Set
+    before any test module is imported, so an environment a module copies at import time
+    (for the commands it starts) and every process a test starts has it too."""
+    os.environ["SWAPBN_CACHE"] = tempfile.mkdtemp(prefix="swapbn-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ["SWAPBN_CACHE"], ignore_errors=True)
+    if _USER_CACHE is None:
+        os.environ.pop("SWAPBN_CACHE", None)
+    else:
+        os.environ["SWAPBN_CACHE"] = _USER_CACHE
 
 
 def scratch_folder(tmp_path_factory: pytest.TempPathFactory, name: str, need: int) -> Path:

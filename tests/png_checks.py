@@ -29,3 +29,5 @@ EVERY_FIGURE = (
     "fig10_nobn_layer_saturation_skewness", "fig05_accuracy_vs_skewness_nwdbn_beta",
     "fig07_accuracy_vs_sparsity_swap_affine", "fig18_accuracy_sparsity_vs_affine_wd",
 )
+# The figures of the two experiments beyond the paper (tests/test_first_use.py draws them).
+BEYOND_PAPER_FIGURES = ("layer_metrics_resnet", "layer_metrics_shifted")

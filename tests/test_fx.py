@@ -214,8 +214,9 @@ def test_measure_command_on_a_torchvision_model_with_weights(tmp_path, capsys) -
     with torch.no_grad():
         model.bn1.bias.uniform_(-1, 1)
     torch.save(model.state_dict(), tmp_path / "w.pt")
-    assert main(["measure", "--arch", "torchvision:resnet18", "--dataset", "digits",
-                 "--weights", str(tmp_path / "w.pt"), "--max-samples", "50", "--json"]) == 0
+    assert main(["measure", "--arch", "torchvision:resnet18", "--dataset", "digits", "--act",
+                 "tanh", "--weights", str(tmp_path / "w.pt"), "--max-samples", "50",
+                 "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     from swapbn.data import load_dataset
 

@@ -2,15 +2,20 @@
 
 Each command module defines `HELP` (one line), `add_arguments(parser)` and
 `run(args) -> int`. Bad input raises `UsageError` (or ValueError from the library) and
-becomes one line on stderr with exit status 2; a diverged run exits with status 3.
+becomes one line on stderr with exit status 2, prefixed `swapbn <command>:` like every other
+line the command writes to stderr (warnings too); a diverged run exits with status 3. Options
+are never abbreviated (`--epoch` is not `--epochs`), and output into a closed pipe (`| head`)
+ends quietly, as other command-line tools do.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
+import warnings
 
 from .errors import DivergedError, Interrupted, UsageError, cli_text
 from .training.signals import sigterm_interrupts
@@ -24,8 +29,17 @@ COMMANDS = ["models", "train", "compare", "report", "theory", "sweep", "experime
             "measure"]
 
 
+# What a process killed by SIGPIPE reports to its shell: `swapbn ... | head` ends like `cat`.
+BROKEN_PIPE_EXIT = 128 + signal.SIGPIPE
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that reports bad usage as one line (no usage block) and exit status 2."""
+    """argparse that reports bad usage as one line (no usage block) and exit status 2, and
+    takes only whole option names."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -40,21 +54,36 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"swapbn.commands.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _parser=p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away: send what is still buffered nowhere, so that flushing stdout at
+        # exit does not fail a second time, and end without a message.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the command's own prefix, as its other errors
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:  # a bare `swapbn`: what it is for and the command list
         parser.print_help()
         return 0
     # `ulimit -f`: a write past the limit fails with EFBIG (one line) instead of killing us.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
-        with sigterm_interrupts():
+        with sigterm_interrupts(), warnings.catch_warnings():
+            warnings.showwarning = _warning_line(args.command)
             return int(args._run(args) or 0)
+    except BrokenPipeError:
+        raise
     except (UsageError, ValueError, OSError) as exc:
         print(f"swapbn {args.command}: error: {cli_text(exc)}", file=sys.stderr)
         return 2
@@ -68,6 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"swapbn {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _warning_line(command: str):
+    """warnings.showwarning for a command: one line, `swapbn <command>: warning: ...`."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = (str(message).strip().splitlines() or [category.__name__])[0]
+        print(f"swapbn {command}: warning: {text}", file=sys.stderr)
+
+    return show
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..text import count
 from ..training.compare import (
     COMPARE_JSON,
     COMPARE_MD,
@@ -55,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     stream = sys.stderr if args.json else sys.stdout
     if not args.quiet:
         for order in orders:
-            print(f"{order}: {describe(order_config(base, order, seeds[0]))}", file=stream)
-        print(f"{len(orders) * len(seeds)} runs into {args.out}", file=stream, flush=True)
+            print(f"{order}: {describe(order_config(base, order, seeds[0]), seeds)}",
+                  file=stream)
+        print(f"{count(len(orders) * len(seeds), 'run')} into {args.out}", file=stream, flush=True)
     record = compare(base, orders, seeds, args.out, progress=not args.quiet, force=args.force,
                      stream=stream, tensorboard=args.tensorboard)
     from ..report.build import compare_figures  # matplotlib: only when the command runs

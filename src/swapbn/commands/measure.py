@@ -1,6 +1,6 @@
 """`swapbn measure RUN_DIR`: saturation, skewness and sparsity of a trained run, per layer;
 `swapbn measure --arch NAME --dataset D [--weights FILE]`: of a model without a run directory
-(e.g. torchvision:resnet18, untrained or with a state-dict file)."""
+(e.g. torchvision:resnet18 or timm:efficientnet_b0, untrained or with a state-dict file)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from ..data import load_dataset
 from ..errors import UsageError
 from ..metrics import ChannelSampler, format_table, measure
-from ..models import build_model
+from ..models import OWN_ACT, build_model, is_zoo_model
 from ..models.weights import load_weights
 from ..rundir import RunDir
 from ..training import resolve_device
@@ -24,8 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", default=None,
                    help="run directory written by `swapbn train` (or give --arch)")
     g = p.add_argument_group("a model without a run directory")
-    g.add_argument("--arch", default=None, help="model name, e.g. torchvision:resnet18")
-    g.add_argument("--act", default=None, help="activation (default tanh)")
+    g.add_argument("--arch", default=None,
+                   help="model name, e.g. torchvision:resnet18 or timm:efficientnet_b0")
+    g.add_argument("--act", default=None, help="activation (default: tanh for swapbn's "
+                   "models; a torchvision: or timm: model keeps its own)")
     g.add_argument("--order", default=None, help="convention (default) or swap")
     g.add_argument("--dataset", default=None, help="data set whose test split is measured")
     g.add_argument("--weights", default=None, metavar="FILE",
@@ -112,7 +114,8 @@ def _bare_model(args: argparse.Namespace) -> tuple:
     if args.dataset is None:
         raise UsageError("--arch needs --dataset (the data set to measure on)")
     data = load_dataset(args.dataset, args.data_root, seed=DATA_SEED)
-    args.act, args.order = args.act or "tanh", args.order or "convention"
+    args.act = args.act or (OWN_ACT if is_zoo_model(args.arch) else "tanh")
+    args.order = args.order or "convention"
     config = {"arch": args.arch, "act": args.act, "order": args.order, "dataset": args.dataset,
               "data_root": args.data_root}
     model = build_model(args.arch, num_classes=data.num_classes, act=args.act, order=args.order,

@@ -33,5 +33,6 @@ def run(args: argparse.Namespace) -> int:
                             width=args.width, in_channels=args.in_channels,
                             image_size=args.image_size)
         print(f"{name:<12} {count_parameters(model):>12,} {len(measurement_points(model)):>7}")
-    print("torchvision:NAME: any classification model of torchvision (README, Your own model)")
+    print("torchvision:NAME, timm:NAME: any classification model of torchvision or timm, "
+          "with its own activations unless --act is given (README, Your own model)")
     return 0

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..intervals import OPPOSITE
+from ..text import count
 
 HELP = "tables (mean ± std over seeds), paper comparisons and figures from run directories"
 
@@ -35,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
             figures = sum(p.suffix == ".png" for p in sec.files)
             print(f"{sec.title:<12} runs {done}/{total} completed, "
                   f"paper's direction holds {held}/{judged} ({opposite} opposite, "
-                  f"{judged - held - opposite} not resolved), {figures} figures")
+                  f"{judged - held - opposite} not resolved), {count(figures, 'figure')}")
         print(f"report: {page} ({time.perf_counter() - start:.1f} s)")
     return 0

@@ -10,6 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..data.archive import is_archive
 from ..errors import UsageError
 from ..experiments import (
     EXPERIMENTS,
@@ -26,6 +27,7 @@ from ..experiments import (
 from ..experiments.backends import BACKENDS, import_ray
 from ..experiments.grid import load_record
 from ..experiments.runner import SweepOptions
+from ..text import count
 from ..training.config import parse_seeds
 from ..training.tensorboard import summary_writer_class
 
@@ -51,7 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="GPUs per Ray task (default 1 with --device cuda, else 0)")
     p.add_argument("--data-root", default=None,
                    help="folder holding one subfolder per data set (cifar10/, cifar100/, "
-                        "tinyimagenet/, imagenet/), or the data set itself")
+                        "tinyimagenet/, imagenet/), or the data set itself (a CIFAR .tar.gz "
+                        "too: extracted once into the cache)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--grid", action="store_true",
                    help="the paper's lr x wd grid per setting (appendix A.1)")
@@ -97,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
     if scale.needs_data_root and args.data_root is None and not args.dry_run:
         raise UsageError(f"scale {scale.name} needs --data-root (the folder holding the data "
                          "sets)")
-    if args.data_root is not None and not Path(args.data_root).expanduser().is_dir():
-        raise UsageError(f"data root {args.data_root} is not a folder")
+    root = Path(args.data_root).expanduser() if args.data_root is not None else None
+    if root is not None and not (root.is_dir() or is_archive(root)):
+        raise UsageError(f"data root {args.data_root} is not a folder (or a CIFAR archive)")
     if args.grid and experiment.follows:
         raise UsageError(f"{experiment.name} takes lr and wd from the {experiment.follows} "
                          f"model; run `swapbn sweep main --grid` into the same --out first")
@@ -131,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     counts = {s: sum(p.state == s for p in planned)
               for s in ("new", "resume", "changed", "done", "broken")}
     todo = len(planned) - counts["done"] - counts["broken"]
-    print(f"{experiment.name} at scale {scale.name}: {len(planned)} runs, {todo} to run "
+    print(f"{experiment.name} at scale {scale.name}: {count(len(planned), 'run')}, {todo} to run "
           f"({counts['new']} new, {counts['resume']} to continue, {counts['changed']} changed), "
           f"{counts['done']} already done"
           + (f", {counts['broken']} left out (unreadable records; --force RUN_ID starts them "
@@ -152,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = run_sweep(planned, out, options)
     print(summary(planned))
     failed = [p.run_id for p in planned if p.result is None or p.result.status != "completed"]
-    print(f"{len(planned) - len(failed)}/{len(planned)} completed, {todo} run now in "
+    print(f"{len(planned) - len(failed)}/{len(planned)} completed, {count(todo, 'run')} now in "
           f"{seconds:.0f}s; run directories in {out}")
     return 0 if all_completed(planned) else 1
 

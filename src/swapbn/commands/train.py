@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..atomic import json_text
 from ..errors import DivergedError, UsageError
-from ..models import TORCHVISION
+from ..models import OWN_ACT, is_zoo_model
 from ..rundir import FinalRecord
 from ..training import train
 from ..training.config import (
@@ -38,13 +38,14 @@ def add_training_arguments(p: argparse.ArgumentParser, *,
     """The flags every training command shares (model, data, recipe, device, output)."""
     g = p.add_argument_group("model")
     g.add_argument("--arch", default="vgg16_11", help="model name (see `swapbn models`)")
-    g.add_argument("--act", default="tanh", help="activation: tanh, lecun_tanh, softsign, relu, "
-                   "shifted_tanh")
+    g.add_argument("--act", default=None, help="activation: tanh (default for swapbn's models), "
+                   "lecun_tanh, softsign, relu, shifted_tanh; a torchvision: or timm: model "
+                   "keeps its own unless given")
     g.add_argument("--act-kwargs", default=None, metavar="K=V,...",
                    help="activation parameters, e.g. dx=0.5,dy=0.1 for shifted_tanh")
     g.add_argument("--width", type=float, default=None,
                    help=f"channel multiplier (default {DEFAULT_WIDTH:g}; 1, the paper's models, "
-                        "with --preset or a torchvision: model)")
+                        "with --preset or a torchvision: or timm: model)")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits",
                    help="digits, cifar10, cifar100, tinyimagenet, imagenet or folder")
@@ -108,14 +109,15 @@ def add_training_arguments(p: argparse.ArgumentParser, *,
 
 def config_from_args(args: argparse.Namespace, *, order: str, seed: int) -> TrainConfig:
     """The (unresolved) TrainConfig the flags describe, for one order and seed."""
+    zoo = is_zoo_model(args.arch)
     return TrainConfig(
-        arch=args.arch, act=args.act, order=order, dataset=args.dataset,
+        arch=args.arch, act=args.act or (OWN_ACT if zoo else "tanh"), order=order, dataset=args.dataset,
         data_root=args.data_root,
         act_kwargs=parse_act_kwargs(args.act_kwargs) if args.act_kwargs else None,
         train_subset=args.train_subset, val_images=args.val_images,
         width=args.width if args.width is not None else (
-            CPU_WIDTH if args.preset == "cpu" and not args.arch.startswith(TORCHVISION) else
-            1.0 if args.preset or args.arch.startswith(TORCHVISION) else DEFAULT_WIDTH),
+            CPU_WIDTH if args.preset == "cpu" and not zoo else
+            1.0 if args.preset or zoo else DEFAULT_WIDTH),
         epochs=args.epochs, lr=args.lr,
         milestones=parse_milestones(args.milestones) if args.milestones is not None else None,
         momentum=args.momentum, wd=args.wd, bn_gamma_wd=args.bn_gamma_wd,
@@ -131,8 +133,8 @@ def apply_threads(args: argparse.Namespace) -> int:
     return set_threads(args.threads)
 
 
-def describe(config: TrainConfig) -> str:
-    """One line with the resolved recipe."""
+def describe(config: TrainConfig, seeds: list[int] | None = None) -> str:
+    """One line with the resolved recipe (for `seeds` when it is run over several)."""
     bn = ("no BN" if config.order == "nobn"
           else f"BN gamma {config.bn_gamma_wd:g}, beta {config.bn_beta_wd:g}")
     width = f" width {config.width:g}"
@@ -141,7 +143,9 @@ def describe(config: TrainConfig) -> str:
     return (f"{config.arch}{width} {config.act} {config.order}{' NWDBN' if config.nwdbn else ''}"
             f" on {config.dataset}{subset}: epochs {config.epochs}, lr {config.lr:g}, milestones "
             f"{','.join(map(str, config.milestones))}, wd {config.wd:g} ({bn}), batch "
-            f"{config.batch_size}, {config.precision}, seed {config.seed}{preset}")
+            f"{config.batch_size}, {config.precision}, "
+            f"{'seed' if len(seeds or [0]) == 1 else 'seeds'} "
+            f"{','.join(map(str, seeds or [config.seed]))}{preset}")
 
 
 def summary(final: FinalRecord) -> str:

@@ -9,6 +9,7 @@ import torch
 
 from ..errors import UsageError
 from . import cache, safe_pickle
+from .archive import is_archive
 from .dataset import Augmentation, DataSet
 from .folder import (
     descend,
@@ -60,9 +61,12 @@ def load(name: str, root: Path | None, download: bool) -> DataSet:
         return from_pickles(name, pickle_dir)
     top = descend(root, has_split_folders)
     if top is None:
+        archives = sorted(p for p in root.iterdir() if is_archive(p))
         raise UsageError(
             f"{root} does not hold {name}: expected torchvision's {spec['folder']}/ "
             f"(or its files) or image folders train/<class>/*.jpg and test/<class>/*.jpg"
+            + (f"; it holds the archive {archives[0].name}: give that file as the data root "
+               "(extracted once into the cache)" if archives else "")
         )
     train_dir, test_dir = split_folders(top)
     train, classes = read_class_tree(top, train_dir)

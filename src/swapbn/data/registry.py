@@ -10,6 +10,7 @@ import torch
 
 from ..errors import UsageError
 from . import cifar, digits, folder, imagenet, tinyimagenet
+from .archive import extract_hint, extracted, is_archive
 from .dataset import DataSet
 from .splits import stratified_pick
 from .stats import channel_stats
@@ -49,6 +50,10 @@ DATASETS: dict[str, Callable[[Path | None, int, bool], DataSet]] = {
 }
 
 
+# Data sets whose archive may be given as the root (small enough to extract into the cache).
+ARCHIVED = ("cifar10", "cifar100")
+
+
 def _need_root(name: str, root: Path | None, download: bool) -> Path:
     if download:
         raise UsageError(f"data set {name} cannot be downloaded; pass the folder that holds it")
@@ -80,8 +85,11 @@ def load_dataset(
             root.mkdir(parents=True, exist_ok=True)
         if not root.exists():
             raise UsageError(f"data root {root} does not exist")
-        if not root.is_dir():
-            raise UsageError(f"data root {root} is not a folder")
+        if is_archive(root) and name in ARCHIVED:
+            root = extracted(root)
+        elif not root.is_dir():
+            raise UsageError(f"data root {root} is not a folder"
+                             + (f"; {extract_hint(root)}" if is_archive(root) else ""))
     data = DATASETS[name](root, seed, download)
     return check_classes(_select(data, train_subset, int(val_split), seed))
 

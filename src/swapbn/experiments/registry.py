@@ -221,12 +221,12 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("resnet", "torchvision ResNet-18: Tanh convention against swap, ReLU convention "
                "as reference (cpu scale: width 1, 5,000 training images, 2 epochs)",
                "beyond the paper (README, Your own model)", _resnet,
-               claims=("resnet_orders",),
+               claims=("resnet_orders",), figures=("layer_metrics_resnet",),
                scale_overrides={"cpu": RESNET_CPU, "smoke": {"width": 1.0}}),
     Experiment("shifted", "VGG16_11: asymmetric Tanh tanh(x - 1) + 0.76 in convention order "
                "against Tanh convention and swap (cpu scale: 5,000 training images, 3 epochs)",
                "beyond the paper (its later version's asymmetric Tanh)", _shifted,
-               claims=("shifted_asymmetry",),
+               claims=("shifted_asymmetry",), figures=("layer_metrics_shifted",),
                scale_overrides={"cpu": SHIFTED_CPU}),
 )}
 

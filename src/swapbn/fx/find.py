@@ -16,12 +16,13 @@ from torch import fx, nn
 from ..points import MeasurementPoint, PointSet, measurement_points, points_module, resolve_points
 from .sites import (
     activation_site_bound,
-    first_input,
     is_activation,
     is_norm,
     is_weight,
     module_of,
     site_name,
+    sole_user,
+    source,
     trace,
 )
 
@@ -98,12 +99,12 @@ def find_points(model: nn.Module) -> PointSet:
         i = len(points)
         name = site_name(gm, node, calls)
         bound = activation_site_bound(gm, node)
-        src = first_input(node)
-        after = next(iter(node.users)) if len(node.users) == 1 else None
+        src = source(gm, node)  # identities (a drop-block at rate 0) are read through
+        _, after = sole_user(gm, node)
         if after is not None and not is_norm(gm, after):
             after = None
         if src is not None and is_norm(gm, src):
-            src = first_input(src)  # convention: weight -> norm -> act
+            src = source(gm, src)  # convention: weight -> norm -> act
         weight = module_of(gm, src) if src is not None and is_weight(gm, src) else None
         norm = module_of(gm, after) if after is not None else None
         act = _observe_call(gm, node, f"swapbn_observer{i}_act")

@@ -12,7 +12,17 @@ import torch
 from torch import fx, nn
 
 from ..activations import make_activation
-from .sites import first_input, is_activation, is_merge, is_norm, is_weight, trace
+from .sites import (
+    first_input,
+    is_activation,
+    is_merge,
+    is_norm,
+    is_norm_function,
+    is_weight,
+    sole_user,
+    source,
+    trace,
+)
 
 GATES = (operator.mul, torch.mul, operator.imul)
 
@@ -27,42 +37,54 @@ class SwapReport:
 
 
 def _why_kept(gm: fx.GraphModule, norm: fx.Node) -> str | None:
-    src = first_input(norm)
+    src = source(gm, norm)
     if src is None or not is_weight(gm, src):
         return "not fed by a conv / linear layer"
     if len(src.users) != 1:
         return "its weight layer's output is used elsewhere too"
-    if len(norm.users) != 1:
+    _, user = sole_user(gm, norm)
+    if user is None:
         return "its output is used by several nodes"
-    user = next(iter(norm.users))
     if is_merge(user):
-        act = next(iter(user.users)) if len(user.users) == 1 else None
+        _, act = sole_user(gm, user)
         if act is not None and is_activation(gm, act):
             return f"merges with a residual {user.name} before its activation"
         return f"feeds {user.name}, not an activation"
-    if not is_activation(gm, user) or first_input(user) is not norm:
+    if not is_activation(gm, user):
         return f"feeds {user.name}, not an activation"
     return None
+
+
+def _function_norm(gm: fx.GraphModule, node: fx.Node) -> str:
+    """The module a functional norm call runs in (fx records the module stack), or the node."""
+    stack = node.meta.get("nn_module_stack") or {}
+    return next(reversed(stack.values()))[0] if stack else node.name
 
 
 def swap_norm_act(model: nn.Module) -> tuple[nn.Module, SwapReport]:
     """A copy of `model` in which every chain weight -> norm -> activation runs as
     weight -> activation -> norm (the paper's swap order; the norm keeps its channels and
-    parameters). Chains that merge with a residual addition between norm and activation stay
-    as they are and are listed in the report."""
+    parameters; identities between them, such as a drop-block at rate 0, stay before the
+    activation). Every norm it leaves is listed in the report with the reason: a residual
+    addition between norm and activation, no activation after it, a functional norm call."""
     gm = trace(copy.deepcopy(model))
     report = SwapReport()
     for norm in list(gm.graph.nodes):
+        if is_norm_function(norm):
+            report.kept.append((_function_norm(gm, norm),
+                                f"a functional {norm.target.__name__} call, not a module"))
+            continue
         if not is_norm(gm, norm):
             continue
         why = _why_kept(gm, norm)
         if why is not None:
             report.kept.append((str(norm.target), why))
             continue
-        act = next(iter(norm.users))
+        passed, act = sole_user(gm, norm)
         for user in list(act.users):
             user.replace_input_with(act, norm)
-        act.args = (first_input(norm), *act.args[1:])
+        first = passed[0] if passed else act
+        first.args = (first_input(norm), *first.args[1:])
         norm.args = (act, *norm.args[1:])
         act.append(norm)  # the norm now runs right after the activation
         report.swapped.append(str(norm.target))

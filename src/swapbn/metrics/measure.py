@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from torch import nn
 
 from ..fx import bind_points
 from ..points import MeasurementPoint
+from ..text import count
 from . import formulas
 from .batches import evaluating, hooked, input_batches, known_images
 from .moments import ChannelMoments, collective_device, release_scratch
@@ -95,6 +97,16 @@ class Measurement:
         return format_table(self.to_dict())
 
 
+# Layers are numbered in forward order from 1 (the paper's figures count so) in tables,
+# figures and data frames alike.
+FIRST_LAYER = 1
+
+
+def layer_numbers(n: int) -> range:
+    """The numbers of n layers in forward order."""
+    return range(FIRST_LAYER, FIRST_LAYER + n)
+
+
 def _fmt(v, width: int = 10) -> str:
     return f"{'-':>{width}}" if v is None else f"{v:>{width}.4f}"
 
@@ -104,7 +116,7 @@ def format_table(record: dict) -> str:
     head = (f"{'#':>3} {'layer':<24} {'kind':<4} {'ch':>5} {'saturation':>10} {'skewness':>10} "
             f"{'signed':>10} {'const':>5} {'sparsity':>10} {'emp.sat':>10}")
     lines = [head]
-    for i, r in enumerate(record["layers"], start=1):
+    for i, r in zip(layer_numbers(len(record["layers"])), record["layers"], strict=True):
         lines.append(f"{i:>3} {r['name']:<24} {r['kind'] or '':<4} {r['channels'] or 0:>5} "
                      f"{_fmt(r['saturation'])} {_fmt(r['skewness'])} {_fmt(r['skewness_signed'])} "
                      f"{r['constant_channels']:>5} {_fmt(r['sparsity'])} "
@@ -181,6 +193,20 @@ def _attach(point: MeasurementPoint, layer: LayerMeasurement, handles: list,
         handles.append(point.output.register_forward_hook(on_output))
 
 
+class UntrainedNormWarning(UserWarning):
+    """measure() on a model whose BatchNorm layers never saw a batch."""
+
+
+def fresh_norms(model: nn.Module) -> list[str]:
+    """BatchNorm layers that never saw data: no batch counted and the initial running
+    statistics (mean 0, variance 1), so in eval mode they are the identity (up to eps) and
+    the convention and swap orders of one model measure alike."""
+    return [name for name, m in model.named_modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+            and m.num_batches_tracked is not None and int(m.num_batches_tracked) == 0
+            and not m.running_mean.any() and bool((m.running_var == 1).all())]
+
+
 def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
             max_samples: int | None = None, points: Iterable | None = None,
             batch_size: int = 256, also: Iterable = (), fused: bool = False) -> Measurement:
@@ -200,6 +226,13 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
     a few seconds of compilation per process buy a pass close to a plain evaluation's cost
     (docs/speed.md has the measured break-even).
     """
+    fresh = fresh_norms(model)
+    if fresh:
+        warnings.warn(f"{count(len(fresh), 'BatchNorm layer')} of the model never saw data "
+                      f"({fresh[0]}{', ...' if len(fresh) > 1 else ''}): with fresh running "
+                      "statistics an eval-mode BatchNorm is the identity, so both orders "
+                      "measure alike; train the model or load its weights first",
+                      UntrainedNormWarning, stacklevel=2)
     run, resolved = bind_points(model, points)
     layers = layer_statistics(resolved)
     samples = 0

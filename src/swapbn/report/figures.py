@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..atomic import atomic_write
+from ..metrics.measure import FIRST_LAYER, layer_numbers
 from ..metrics.samples import ChannelSamples
 from .aggregate import Group, model_value, selected
 from .directions import BOUNDED
@@ -94,8 +95,8 @@ def layer_kinds(record: Mapping) -> list[str | None]:
 def mark_kinds(ax: Axes, kinds: Sequence[str | None]) -> str:
     """Shade the fully connected layers on a 1-based layer axis; returns the axis label that
     says which layers are convolutional and which fully connected."""
-    conv = [i for i, k in enumerate(kinds, 1) if k == "conv"]
-    fc = [i for i, k in enumerate(kinds, 1) if k == "fc"]
+    conv = [i for i, k in enumerate(kinds, FIRST_LAYER) if k == "conv"]
+    fc = [i for i, k in enumerate(kinds, FIRST_LAYER) if k == "fc"]
     for i in fc:
         ax.axvspan(i - 0.5, i + 0.5, color="0.5", alpha=0.12, lw=0)
     parts = [f"{what} {idx[0]}-{idx[-1]}" if len(idx) > 1 else f"{what} {idx[0]}"
@@ -103,16 +104,29 @@ def mark_kinds(ax: Axes, kinds: Sequence[str | None]) -> str:
     return f"layer ({', '.join(parts)})" if parts else "layer"
 
 
+# What an empty panel of a metric says: when every value is undefined, why.
+UNDEFINED = {"saturation": "saturation is undefined for an unbounded activation (ReLU):\n"
+                           "it has no asymptote to saturate towards"}
+
+
 def layer_panel(ax: Axes, metric: str, lines: Iterable[tuple[np.ndarray, np.ndarray | None, dict]],
                 title: str | None = None, kinds: Sequence[str | None] = ()) -> bool:
-    """One line per (per-layer mean, std or None, plot style) against the layer index
-    (1-based), fully connected layers shaded when `kinds` are known; returns whether anything
-    was drawn."""
+    """One line per (per-layer mean, std or None, plot style) against the layer number
+    (from 1), fully connected layers shaded when `kinds` are known; returns whether anything
+    was drawn. A panel with nothing to draw keeps the layer axis and says why it is empty
+    (saturation has no value for an unbounded activation such as ReLU)."""
+    lines = list(lines)
     drawn = False
     for mean, std, style in lines:
         if np.isfinite(mean).any():
-            _band(ax, np.arange(1, len(mean) + 1), mean, std, style, ms=4)
+            _band(ax, np.array(layer_numbers(len(mean))), mean, std, style, ms=4)
             drawn = True
+    n = max([len(kinds), *(len(mean) for mean, _, _ in lines)])
+    if n:
+        ax.set_xlim(FIRST_LAYER - 0.5, FIRST_LAYER + n - 0.5)
+    if not drawn:
+        ax.text(0.5, 0.5, UNDEFINED.get(metric, "no values"), transform=ax.transAxes,
+                ha="center", va="center", wrap=True, color="0.35")
     ax.set_xlabel(mark_kinds(ax, kinds))
     ax.set_ylabel(LABELS[metric])
     ax.set_title(title or LABELS[metric])
@@ -152,6 +166,24 @@ def by_order(groups: list[Group], metrics: tuple[str, ...], path: Path, title: s
     fig = Figure(figsize=(6.5 * len(metrics), 4.8))
     for ax, m in zip(np.atleast_1d(fig.subplots(1, len(metrics))), metrics, strict=True):
         layer_panel(ax, m, [(*g.layer_mean(m), _order_style(g)) for g in gs], kinds=kinds)
+    fig.suptitle(title)
+    return save(fig, path)
+
+
+def by_variant(groups: list[Group], metrics: tuple[str, ...], path: Path,
+               title: str) -> Path | None:
+    """One panel per metric, one line per variant (its own colour; convention dashed): for
+    experiments whose variants differ in activation as well as order (resnet, shifted)."""
+    gs = [g for g in _order_groups(groups) if g.completed and g.layer_names()]
+    if not gs:
+        return None
+    kinds = _group_kinds(gs[0])
+    fig = Figure(figsize=(6.5 * len(metrics), 4.8))
+    for ax, m in zip(np.atleast_1d(fig.subplots(1, len(metrics))), metrics, strict=True):
+        layer_panel(ax, m, [(*g.layer_mean(m), {
+            "color": f"C{i % 10}", "label": g.setting,
+            "ls": "--" if g.keys.get("order") == "convention" else "-"})
+            for i, g in enumerate(gs)], kinds=kinds)
     fig.suptitle(title)
     return save(fig, path)
 
@@ -373,7 +405,7 @@ def gradients(groups: list[Group], path: Path, title: str) -> Path | None:
                            for layer in p["layers"][:n]] for p in per_seed], float)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                ax.plot(np.arange(1, n + 1), np.nanmean(a, axis=0), marker="o", ms=4,
+                ax.plot(np.array(layer_numbers(n)), np.nanmean(a, axis=0), marker="o", ms=4,
                         **_order_style(g))
         ax.set_yscale("log")
         ax.set_xlabel("layer")
@@ -517,6 +549,21 @@ def _compare_layers(gs: list[Group], path: Path) -> Path | None:
 def _compare_channels(gs: list[Group], path: Path) -> Path | None:
     return _order_channels(gs, 7, "act", path, "Activation outputs of one layer per order "
                            "(as Figure 1), first seed: the layer, then single channels")
+
+
+@figure("layer_metrics_resnet")
+def _layers_resnet(gs: list[Group], path: Path) -> Path | None:
+    return by_variant(gs, ("saturation", "skewness", "sparsity"), path,
+                      "ResNet-18: per-layer saturation, skewness (activation output) and "
+                      "sparsity (block output) per variant; band: ± 1 std over seeds")
+
+
+@figure("layer_metrics_shifted")
+def _layers_shifted(gs: list[Group], path: Path) -> Path | None:
+    return by_variant(gs, ("saturation", "skewness", "sparsity"), path,
+                      "VGG16_11, shifted Tanh against Tanh: per-layer saturation, skewness "
+                      "(activation output) and sparsity (block output); band: ± 1 std over "
+                      "seeds")
 
 
 @figure("sec52_layer_sparsity_main")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
+from ..metrics.measure import layer_numbers
 from .aggregate import MODEL_METRICS, SETTING_KEYS, Group, group_runs, model_value
 from .runs import Run, find_runs
 
@@ -81,12 +82,14 @@ def load_runs(root: str | Path) -> pd.DataFrame:
 
 def load_layers(root: str | Path) -> pd.DataFrame:
     """One row per run and layer of the final measurement (runs without one have no rows):
-    the run's identity, `layer` (its index in forward order) and the layer's measures."""
+    the run's identity, `layer` (its number in forward order, from 1 as in the tables and
+    figures) and the layer's measures."""
     pandas = _pandas()
     root = Path(root)
     rows = []
     for g, r in _groups(root):
         ident = {**_identity(root, g, r), "status": r.status, "completed": r.completed}
-        for i, layer in enumerate(r.stats.get("layers") or []):
+        layers = r.stats.get("layers") or []
+        for i, layer in zip(layer_numbers(len(layers)), layers, strict=True):
             rows.append({**ident, "layer": i, **{k: layer.get(k) for k in LAYER_FIELDS}})
     return pandas.DataFrame(rows)

@@ -19,7 +19,7 @@ from ..activations import ACTIVATIONS, make_activation
 from ..blocks import ORDERS
 from ..data import DATASETS
 from ..errors import UsageError
-from ..models import MODELS, TORCHVISION, check_model, model_family
+from ..models import OWN_ACT, check_model, is_zoo_model, model_family, zoo_of
 from ..presets import (
     CPU_BATCH_SIZE,
     CPU_EPOCHS,
@@ -123,16 +123,20 @@ def _choose(what: str, value: object, choices: tuple[str, ...] | list[str]) -> N
         raise UsageError(f"unknown {what} {value!r}; choose from {', '.join(choices)}")
 
 
-def _check_torchvision(config: TrainConfig) -> None:
-    """torchvision models (models/torchvision.py) have their own width and no nobn order."""
+def _check_arch(config: TrainConfig) -> None:
+    """A known model; a zoo's model (models/zoo.py) has its zoo's width, no nobn order, and
+    may keep its own activations (OWN_ACT)."""
     try:
         check_model(config.arch)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    zoo = zoo_of(config.arch)
+    if zoo is None:
+        return
     if config.order == "nobn":
         raise UsageError(f"{config.arch} runs in convention or swap order, not nobn")
     if config.width != 1.0:
-        raise UsageError(f"{config.arch} has torchvision's width; --width applies to "
+        raise UsageError(f"{config.arch} has {zoo.label}'s width; --width applies to "
                          "swapbn's own models")
 
 
@@ -248,11 +252,9 @@ class TrainConfig:
         return out
 
     def check_names(self) -> None:
-        if self.arch.startswith(TORCHVISION):
-            _check_torchvision(self)
-        else:
-            _choose("model", self.arch, list(MODELS))
-        _choose("activation", self.act, list(ACTIVATIONS))
+        _check_arch(self)
+        if not (self.act == OWN_ACT and is_zoo_model(self.arch)):
+            _choose("activation", self.act, list(ACTIVATIONS))
         _choose("order", self.order, ORDERS)
         _choose("data set", self.dataset, list(DATASETS))
         if self.preset is not None:
@@ -303,7 +305,8 @@ class TrainConfig:
         if self.batch_size < 2 and self.order != "nobn":
             raise UsageError("batch size must be at least 2 with batch normalization")
         try:
-            make_activation(self.act, **(self.act_kwargs or {}))
+            if self.act != OWN_ACT:
+                make_activation(self.act, **(self.act_kwargs or {}))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
 
