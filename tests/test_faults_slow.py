@@ -1,6 +1,6 @@
 """Fault injection, the slow part: real processes killed at chosen points of every write,
-SIGTERM to a run and to a sweep, two processes on one run directory, and a file-size limit
-(docs/faults.md). Each case ends in a record that resumes to the numbers of an uninterrupted
+SIGTERM to a run and to a sweep, SIGKILL of a sweep's driver, two processes on one run
+directory and a file-size limit (docs/faults.md). Each case ends in a record that resumes to the numbers of an uninterrupted
 run, or in one line and a documented exit status."""
 
 from __future__ import annotations
@@ -258,3 +258,27 @@ def test_a_full_disk_is_never_recorded_as_completed(full_disk) -> None:
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert RunDir(out).final.status == "failed"
     assert temporaries(out) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_killed_sweep_driver_leaves_no_worker_and_a_rerun_continues(tmp_path) -> None:
+    out = tmp_path / "sweep"
+    args = ["sweep", "table2", "--scale", "smoke", "--out", str(out), "--workers", "2",
+            "--cpus-per-run", "1", "--quiet"]
+    proc = swapbn_cli(*args)
+    wait_for(lambda: len(list(out.glob("*/" + CONFIG))) >= 2, timeout=180)
+    workers = children(proc.pid)  # the pool workers and multiprocessing's resource tracker
+    assert len(workers) >= 2
+    proc.kill()
+    proc.wait()
+    wait_for(lambda: not [pid for pid in workers if alive(pid)], timeout=20)
+    started = {p.parent.name for p in out.glob("*/" + CONFIG)}
+    assert len(started) < 6  # no queued run was taken up after the driver died
+    statuses = {name: RunDir(out / name).final for name in started}
+    assert any(f is not None and f.status == "interrupted" for f in statuses.values()), statuses
+    for run_dir in out.iterdir():
+        assert temporaries(run_dir) == []
+    rc, err = finish(swapbn_cli(*args))
+    assert rc == 0, err
+    assert len(list(out.iterdir())) == 6
+    assert all(RunDir(d).final.status == "completed" for d in out.iterdir())
