@@ -1,7 +1,7 @@
 """Fault injection, the fast part: corrupt and malicious files of each kind, a run directory in
-use, stale temporaries, histories with holes, unreadable runs in a sweep and a report, and the
-bad-input table (docs/faults.md). Every case must end in one line and exit status 2 (or be
-listed and left out), never a traceback, and nothing crafted may run."""
+use, stale temporaries, histories with holes, unreadable runs in a sweep and a report,
+decompression bombs, and the bad-input table (docs/faults.md). Every case must end in one line
+and exit status 2 (or be listed and left out), never a traceback, and nothing crafted may run."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from faults_files import animated_gif, bmp_bomb, jpeg_bomb, png_bomb
 from PIL import Image
 
 from swapbn import cli
@@ -309,4 +310,50 @@ def test_a_data_root_for_digits_warns() -> None:
     config = TrainConfig(dataset="digits", data_root="/tmp")
     assert any("not read" in w for w in config.warnings())
     assert TrainConfig(dataset="digits").warnings() == []
+
+# -- decompression bombs ----------------------------------------------------------------------
+
+BOMBS = {"png": png_bomb, "jpeg": jpeg_bomb, "bmp": bmp_bomb}
+
+
+def bomb_folder(root: Path, size: int, kind: str, place: str) -> Path:
+    """A two-class image folder of `size` px images with one bomb in train/a, sorted first
+    (the image whose size the set takes) or last."""
+    image_folder(root, {"a": 3, "b": 3}, {"a": 2, "b": 2})
+    for path in root.rglob("*.png"):
+        Image.new("RGB", (size, size), (40, 80, 120)).save(path)
+    name = ("0" if place == "first" else "z") + {"png": ".png", "jpeg": ".jpg", "bmp": ".bmp"}[kind]
+    return BOMBS[kind](root / "train" / "a" / name)
+
+
+@pytest.mark.parametrize("kind", list(BOMBS))
+@pytest.mark.parametrize("size,place", [(16, "first"), (16, "later"), (96, "later")])
+def test_a_decompression_bomb_is_refused_by_its_header(tmp_path, kind, size, place) -> None:
+    bomb = bomb_folder(tmp_path / "data", size, kind, place)
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(UsageError) as caught:
+        data = load_dataset("folder", tmp_path / "data")
+        assert data.streamed  # a 96 px set streams: the bomb is met when its batch is read
+        data.workers = 0
+        list(data.loader("train", 4, train=True, device="cpu"))
+    line = str(caught.value)
+    assert "\n" not in line
+    assert line.startswith(f"image {bomb} has ") and "900 megapixels, more than the 64" in line
+    assert "SWAPBN_MAX_PIXELS" in line
+
+
+def test_the_pixel_limit_can_be_lowered_and_raised(tmp_path, monkeypatch) -> None:
+    image_folder(tmp_path / "data", {"a": 2, "b": 2}, {"a": 2, "b": 2})  # 8x8 images
+    monkeypatch.setenv("SWAPBN_MAX_PIXELS", "63")
+    with pytest.raises(UsageError, match="8x8 pixels"):
+        load_dataset("folder", tmp_path / "data")
+    monkeypatch.setenv("SWAPBN_MAX_PIXELS", "64")
+    assert load_dataset("folder", tmp_path / "data").image_size == 8
+    gif = animated_gif(tmp_path / "data" / "train" / "b" / "z.gif", frames=3)
+    monkeypatch.setenv("SWAPBN_MAX_PIXELS", "150")  # every frame counts: torchvision decodes all
+    with pytest.raises(UsageError, match=f"image {gif} has 3 frames of 8x8 pixels"):
+        load_dataset("folder", tmp_path / "data")
+    monkeypatch.setenv("SWAPBN_MAX_PIXELS", "many")
+    with pytest.raises(UsageError, match="SWAPBN_MAX_PIXELS='many'"):
+        load_dataset("folder", tmp_path / "data")
 

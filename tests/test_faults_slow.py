@@ -1,6 +1,6 @@
 """Fault injection, the slow part: real processes killed at chosen points of every write,
 SIGTERM to a run and to a sweep, SIGKILL of a sweep's driver, two processes on one run
-directory and a file-size limit (docs/faults.md). Each case ends in a record that resumes to the numbers of an uninterrupted
+directory, a file-size limit and the memory a decompression bomb may take (docs/faults.md). Each case ends in a record that resumes to the numbers of an uninterrupted
 run, or in one line and a documented exit status."""
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 import swapbn
+from faults_files import png_bomb
 from swapbn.rundir import CHANNELS, CHECKPOINT, CONFIG, FINAL, METRICS, RunDir
 from swapbn.training.loop import TIMING_FIELDS
 
@@ -282,3 +284,46 @@ def test_a_killed_sweep_driver_leaves_no_worker_and_a_rerun_continues(tmp_path) 
     assert rc == 0, err
     assert len(list(out.iterdir())) == 6
     assert all(RunDir(d).final.status == "completed" for d in out.iterdir())
+
+
+# Loads an image folder and reads one epoch of it; prints the peak memory (kB) and the outcome.
+READ_FOLDER = """
+import resource, sys
+from swapbn.data import load_dataset
+from swapbn.errors import UsageError
+try:
+    data = load_dataset("folder", sys.argv[1])
+    data.workers = 0
+    for _ in data.loader("train", 4, train=True, device="cpu"):
+        pass
+    outcome = "read"
+except UsageError as exc:
+    outcome = str(exc)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, outcome)
+"""
+
+
+def peak_memory(root: Path, cache: Path) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-c", READ_FOLDER, str(root)], capture_output=True,
+                          text=True, timeout=300, env={**ENV, "SWAPBN_CACHE": str(cache)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    peak, outcome = done.stdout.strip().split(" ", 1)
+    return int(peak), outcome
+
+
+@pytest.mark.parametrize("size", [16, 96])  # in memory; streamed
+def test_a_decompression_bomb_costs_no_memory(tmp_path, size) -> None:
+    clean = tmp_path / "clean"
+    for split, n in (("train", 6), ("test", 2)):
+        for cls in ("a", "b"):
+            (clean / split / cls).mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (size, size), (i * 30, 0, 0)).save(clean / split / cls / f"{i}.png")
+    bombed = tmp_path / "bombed"
+    subprocess.run(["cp", "-r", str(clean), str(bombed)], check=True)
+    bomb = png_bomb(bombed / "train" / "b" / "z.png")
+    clean_peak, outcome = peak_memory(clean, tmp_path / "cache")
+    assert outcome == "read"
+    bomb_peak, outcome = peak_memory(bombed, tmp_path / "cache")
+    assert outcome.startswith(f"image {bomb} has") and "megapixels" in outcome
+    assert bomb_peak < 2 * clean_peak, (bomb_peak, clean_peak)
