@@ -1,6 +1,7 @@
 """Fault injection, the slow part: real processes killed at chosen points of every write,
 SIGTERM to a run and to a sweep, SIGKILL of a sweep's driver, two processes on one run
-directory, a file-size limit and the memory a decompression bomb may take (docs/faults.md). Each case ends in a record that resumes to the numbers of an uninterrupted
+directory, a file-size limit, a full disk, and the memory a decompression bomb may take
+(docs/faults.md). Each case ends in a record that resumes to the numbers of an uninterrupted
 run, or in one line and a documented exit status."""
 
 from __future__ import annotations
@@ -284,6 +285,38 @@ def test_a_killed_sweep_driver_leaves_no_worker_and_a_rerun_continues(tmp_path) 
     assert rc == 0, err
     assert len(list(out.iterdir())) == 6
     assert all(RunDir(d).final.status == "completed" for d in out.iterdir())
+
+
+@pytest.fixture()
+def small_tmpfs(tmp_path):
+    """An 800 kB tmpfs: room for the records and one checkpoint but not a second one beside
+    it (skipped where the test machine does not allow mounting one)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=800k", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_names_the_file_records_failed_and_resumes_after_space_is_freed(
+        small_tmpfs, tmp_path) -> None:
+    run = ["--train-subset", "600", "--epochs", "4"]
+    reference = tmp_path / "reference"
+    assert finish(swapbn_cli("train", *RUN, *run, "--out", str(reference)))[0] == 0
+    out = small_tmpfs / "run"
+    rc, err = finish(swapbn_cli("train", *RUN, *run, "--out", str(out)))
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "No space left on device" in err and str(out / CHECKPOINT) in err
+    final = RunDir(out).final
+    assert final.status == "failed" and "No space left" in final.error
+    assert temporaries(out) == []
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_tmpfs)], check=True)
+    rc, err = finish(swapbn_cli("train", *RUN, *run, "--out", str(out), "--resume"))
+    assert rc == 0, err
+    assert same(record(out), record(reference))
 
 
 # Loads an image folder and reads one epoch of it; prints the peak memory (kB) and the outcome.

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from ..atomic import refuse_link
 from ..errors import RecordError, UsageError
 from ..rundir import FinalRecord, RunDir
 from ..training import TrainConfig
@@ -59,6 +60,7 @@ def check_existing(specs: list[RunSpec], out: str | Path, *,
         config = resolve(spec)
         run = RunDir(out / spec.run_id)
         try:
+            refuse_link(run.path)  # a link copied in would have the run written elsewhere
             final = run.final
             recorded = run.config
         except RecordError as exc:

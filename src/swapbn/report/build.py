@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import write_text
+from ..atomic import refuse_link, write_text
 from ..errors import UsageError
 from ..experiments import EXPERIMENTS
 from ..intervals import INTERVALS_NOTE
@@ -41,7 +41,8 @@ def build_report(root: Path, out: Path | None = None) -> tuple[Path, list[Sectio
     """Write README.md, CSV tables and PNG figures for every experiment found under root."""
     start = time.perf_counter()
     root = Path(root)
-    out = Path(out) if out is not None else root / "report"
+    # --out may be a link; the default folder inside the sweep folder may not.
+    out = Path(out) if out is not None else refuse_link(root / "report")
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory")
     if out.exists() and not out.is_dir():
