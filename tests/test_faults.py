@@ -1,5 +1,6 @@
 """Fault injection, the fast part: corrupt and malicious files of each kind, a run directory in
-use, stale temporaries, histories with holes, unreadable runs in a sweep and a report, and the
+use, stale temporaries, histories with holes, unreadable runs in a sweep and a report, links
+inside run and sweep folders, decompression bombs, checkpoints of another model, and the
 bad-input table (docs/faults.md). Every case must end in one line and exit status 2 (or be
 listed and left out), never a traceback, and nothing crafted may run."""
 
@@ -16,14 +17,17 @@ import pytest
 import torch
 from PIL import Image
 
+from faults_files import animated_gif, bmp_bomb, jpeg_bomb, png_bomb
 from swapbn import cli
+from swapbn.atomic import write_bytes
 from swapbn.data import load_dataset
-from swapbn.errors import RunBusy, UsageError
+from swapbn.errors import RecordError, RunBusy, UsageError
 from swapbn.experiments import check_existing, plan
 from swapbn.experiments.runner import SweepOptions, run_sweep, summary
 from swapbn.experiments.scales import get_scale
+from swapbn.models import build_model
 from swapbn.report.runs import find_runs as report_runs
-from swapbn.rundir import CHANNELS, CHECKPOINT, CONFIG, FINAL, METRICS, RunDir
+from swapbn.rundir import CHANNELS, CHECKPOINT, CONFIG, FINAL, LOCK, METRICS, RunDir
 from swapbn.training import TrainConfig
 
 RUN = ["--dataset", "digits", "--width", "0.125", "--train-subset", "200", "--epochs", "2",
@@ -313,3 +317,244 @@ def test_a_data_root_for_digits_warns() -> None:
     assert any("not read" in w for w in config.warnings())
     assert TrainConfig(dataset="digits").warnings() == []
 
+
+
+# -- links inside run and sweep folders -------------------------------------------------------
+
+@pytest.fixture()
+def precious(tmp_path) -> Path:
+    """A file outside every folder swapbn writes, which a link inside one points at."""
+    (tmp_path / "outside").mkdir()
+    path = tmp_path / "outside" / "notes.txt"
+    path.write_text("precious\n")
+    return path
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+@pytest.mark.parametrize("outcome", ["trains", "bad input"])
+def test_a_lock_file_that_is_a_link_is_replaced_never_written_through(tmp_path, precious,
+                                                                     link, outcome) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    if link == "symbolic":
+        (out / LOCK).symlink_to(precious)
+    else:
+        os.link(precious, out / LOCK)
+    # Bad input found after the lock is taken (the data), or none.
+    extra = ["--epochs", "1"] if outcome == "trains" else ["--train-subset", "5"]
+    stale = out / ".final.k2.json"  # a killed writer's temporary, here a link: removed
+    stale.symlink_to(precious)
+    assert train_cli(out, *extra) == (0 if outcome == "trains" else 2)
+    assert precious.read_text() == "precious\n"
+    assert precious.stat().st_nlink == 1
+    assert not stale.is_symlink() and not (out / LOCK).is_symlink()
+
+
+RECORD_LINKS = {CONFIG: 2, FINAL: 2, METRICS: 2, CHECKPOINT: 2, CHANNELS: 0}
+
+
+@pytest.mark.parametrize("name", list(RECORD_LINKS))
+def test_a_record_that_is_a_link_is_refused_and_never_followed(run_copy, precious, capsys,
+                                                               name) -> None:
+    target = precious.parent / name
+    (run_copy / name).rename(target)
+    (run_copy / name).symlink_to(target)
+    content = target.read_bytes()
+    assert train_cli(run_copy, "--resume") == RECORD_LINKS[name]
+    if RECORD_LINKS[name]:
+        line = one_line_error(capsys)
+        assert f"{run_copy / name} is a symbolic link" in line
+        assert (run_copy / name).is_symlink()
+    else:  # a completed run without its channels: --resume measures them again, in a file
+        assert RunDir(run_copy).final.status == "completed"
+        assert not (run_copy / name).is_symlink()
+    assert target.read_bytes() == content
+    (run_copy / "x.json").symlink_to(target)
+    with pytest.raises(RecordError, match="symbolic link"):
+        write_bytes(run_copy / "x.json", b"{}")
+    assert target.read_bytes() == content
+
+
+def test_a_link_where_a_sweep_run_belongs_is_left_out(tmp_path) -> None:
+    specs = plan("nobn", get_scale("smoke"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / specs[0].run_id).symlink_to(elsewhere, target_is_directory=True)
+    planned = check_existing(specs, out)
+    assert [p.state for p in planned] == ["broken", "new"]
+    run_sweep(planned, out, SweepOptions(progress=False))
+    assert list(elsewhere.iterdir()) == []
+    assert "symbolic link" in planned[0].result.error
+    assert planned[1].result.status == "completed"
+    assert "left out" in summary(planned).splitlines()[1]
+
+
+def test_a_report_writes_through_no_link_but_its_out_folder(finished, tmp_path, precious,
+                                                             capsys) -> None:
+    root = tmp_path / "runs"
+    shutil.copytree(finished, root / "run")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "report").symlink_to(elsewhere, target_is_directory=True)
+    assert cli.main(["report", str(root)]) == 2  # the default folder inside the sweep folder
+    assert "symbolic link" in one_line_error(capsys)
+    assert list(elsewhere.iterdir()) == []
+    assert cli.main(["report", str(root), "--out", str(root / "report")]) == 0  # named: fine
+    assert (elsewhere / "README.md").is_file()
+    capsys.readouterr()
+    (elsewhere / "README.md").unlink()
+    (elsewhere / "README.md").symlink_to(precious)
+    assert cli.main(["report", str(root), "--out", str(elsewhere)]) == 2
+    assert "README.md is a symbolic link" in one_line_error(capsys)
+    assert precious.read_text() == "precious\n"
+
+
+def test_tensorboard_writes_through_no_link_but_its_named_folder(tmp_path, capsys) -> None:
+    pytest.importorskip("tensorboard")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "tensorboard").symlink_to(elsewhere, target_is_directory=True)
+    assert train_cli(out, "--epochs", "1", "--tensorboard") == 2
+    assert "symbolic link" in one_line_error(capsys)
+    assert list(elsewhere.iterdir()) == []
+    named = tmp_path / "named"
+    named.symlink_to(elsewhere, target_is_directory=True)
+    assert train_cli(tmp_path / "run2", "--epochs", "1", "--tensorboard", str(named)) == 0
+    assert any(p.name.startswith("events.out.tfevents") for p in elsewhere.iterdir())
+
+
+# -- decompression bombs ----------------------------------------------------------------------
+
+BOMBS = {"png": png_bomb, "jpeg": jpeg_bomb, "bmp": bmp_bomb}
+
+
+def bomb_folder(root: Path, size: int, kind: str, place: str) -> Path:
+    """A two-class image folder of `size` px images with one bomb in train/a, sorted first
+    (the image whose size the set takes) or last."""
+    image_folder(root, {"a": 3, "b": 3}, {"a": 2, "b": 2})
+    for path in root.rglob("*.png"):
+        Image.new("RGB", (size, size), (40, 80, 120)).save(path)
+    name = ("0" if place == "first" else "z") + {"png": ".png", "jpeg": ".jpg", "bmp": ".bmp"}[kind]
+    return BOMBS[kind](root / "train" / "a" / name)
+
+
+@pytest.mark.parametrize("kind", list(BOMBS))
+@pytest.mark.parametrize("size,place", [(16, "first"), (16, "later"), (96, "later")])
+def test_a_decompression_bomb_is_refused_by_its_header(tmp_path, kind, size, place) -> None:
+    bomb = bomb_folder(tmp_path / "data", size, kind, place)
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(UsageError) as caught:
+        data = load_dataset("folder", tmp_path / "data")
+        assert data.streamed  # a 96 px set streams: the bomb is met when its batch is read
+        data.workers = 0
+        list(data.loader("train", 4, train=True, device="cpu"))
+    line = str(caught.value)
+    assert "\n" not in line
+    assert line.startswith(f"image {bomb} has ") and "900 megapixels, more than the 64" in line
+    assert "SWAPBN_MAX_PIXELS" in line
+
+
+def test_the_pixel_limit_can_be_lowered_and_raised(tmp_path, monkeypatch) -> None:
+    image_folder(tmp_path / "data", {"a": 2, "b": 2}, {"a": 2, "b": 2})  # 8x8 images
+    monkeypatch.setenv("SWAPBN_MAX_PIXELS", "63")
+    with pytest.raises(UsageError, match="8x8 pixels"):
+        load_dataset("folder", tmp_path / "data")
+    monkeypatch.setenv("SWAPBN_MAX_PIXELS", "64")
+    assert load_dataset("folder", tmp_path / "data").image_size == 8
+    gif = animated_gif(tmp_path / "data" / "train" / "b" / "z.gif", frames=3)
+    monkeypatch.setenv("SWAPBN_MAX_PIXELS", "150")  # every frame counts: torchvision decodes all
+    with pytest.raises(UsageError, match=f"image {gif} has 3 frames of 8x8 pixels"):
+        load_dataset("folder", tmp_path / "data")
+    monkeypatch.setenv("SWAPBN_MAX_PIXELS", "many")
+    with pytest.raises(UsageError, match="SWAPBN_MAX_PIXELS='many'"):
+        load_dataset("folder", tmp_path / "data")
+
+
+# -- a checkpoint of another model ------------------------------------------------------------
+
+def other_model_checkpoint(run_dir: Path, **model) -> None:
+    state = torch.load(run_dir / CHECKPOINT, weights_only=True)
+    config = json.loads((run_dir / CONFIG).read_text())
+    kwargs = {"num_classes": config["num_classes"], "act": config["act"],
+              "order": config["order"], "width": config["width"],
+              "in_channels": config["in_channels"], "image_size": config["image_size"]}
+    state["model"] = build_model(model.pop("arch", config["arch"]), **{**kwargs, **model}
+                                 ).state_dict()
+    torch.save(state, run_dir / CHECKPOINT)
+    (run_dir / FINAL).unlink()  # an interrupted run, so --resume loads the checkpoint
+
+
+@pytest.mark.parametrize("other,expected", [
+    ({"arch": "vgg16_8"}, "the checkpoint lacks 'features."),
+    ({"arch": "vgg16"}, "the checkpoint holds 'features."),
+    ({"width": 0.25}, "in the checkpoint but"),
+])
+def test_a_checkpoint_of_another_model_is_one_line_naming_it(run_copy, capsys, other,
+                                                             expected) -> None:
+    other_model_checkpoint(run_copy, **other)
+    for command in (["train", *RUN, "--out", str(run_copy), "--resume"],
+                    ["measure", str(run_copy), "--max-samples", "32"]):
+        assert cli.main(command) == 2
+        line = one_line_error(capsys)
+        assert f"{run_copy / CHECKPOINT} does not fit the model of" in line
+        assert expected in line
+
+
+# -- wrong types inside final.json and metrics.jsonl ------------------------------------------
+
+NESTED = {
+    "stats not a measure record": {"avg_skewness": "x", "layers": "oops"},
+    "a layer's saturation a string": "saturation",
+    "a layer not an object": "layer",
+    "gradients of the wrong type": "gradients",
+}
+
+
+def nested_fault(final: dict, fault: str) -> dict:
+    value = NESTED[fault]
+    if isinstance(value, dict):
+        return {**final, "stats": value}
+    if value == "saturation":
+        final["stats"]["layers"][1]["saturation"] = "a"
+    elif value == "layer":
+        final["stats"]["layers"][0] = 3
+    else:
+        final["gradients"]["layers"] = [{"name": 1}]
+    return final
+
+
+@pytest.mark.parametrize("fault", list(NESTED))
+def test_wrong_types_inside_final_json_are_named(run_copy, capsys, fault) -> None:
+    final = nested_fault(json.loads((run_copy / FINAL).read_text()), fault)
+    (run_copy / FINAL).write_text(json.dumps(final))
+    assert report_runs(run_copy.parent) == []  # left out, with its reason
+    err = capsys.readouterr().err
+    assert str(run_copy) in err and FINAL in err
+    assert train_cli(run_copy, "--resume") == 2
+    line = one_line_error(capsys)
+    assert str(run_copy / FINAL) in line and ("stats" in line or "gradients" in line)
+    assert cli.main(["report", str(run_copy.parent)]) == 2  # its only run: left out
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_empty_final_statistics_are_not_completed(run_copy) -> None:
+    final = json.loads((run_copy / FINAL).read_text())
+    expected = final["stats"]
+    (run_copy / FINAL).write_text(json.dumps({**final, "stats": {}}))
+    recorded = RunDir(run_copy).final
+    assert recorded.status == "failed" and "no final statistics" in recorded.error
+    assert train_cli(run_copy, "--resume") == 0  # finished again: measured anew
+    assert RunDir(run_copy).final.stats == expected
+
+
+def test_wrong_types_inside_a_metrics_line_are_named(run_copy, capsys) -> None:
+    lines = [json.loads(line) for line in (run_copy / METRICS).read_text().splitlines()]
+    lines[0]["stats"] = {"layers": [{"name": "features.0", "sparsity": [1]}]}
+    (run_copy / METRICS).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert train_cli(run_copy, "--resume") == 2
+    line = one_line_error(capsys)
+    assert f"{run_copy / METRICS} line 1: stats layer 0" in line and "sparsity" in line

@@ -1,5 +1,6 @@
 """Fault injection, the slow part: real processes killed at chosen points of every write,
-SIGTERM to a run and to a sweep, two processes on one run directory, and a file-size limit
+SIGTERM to a run and to a sweep, SIGKILL of a sweep's driver, two processes on one run
+directory, a file-size limit, a full disk, and the memory a decompression bomb may take
 (docs/faults.md). Each case ends in a record that resumes to the numbers of an uninterrupted
 run, or in one line and a documented exit status."""
 
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 import swapbn
+from faults_files import png_bomb
 from swapbn.rundir import CHANNELS, CHECKPOINT, CONFIG, FINAL, METRICS, RunDir
 from swapbn.training.loop import TIMING_FIELDS
 
@@ -258,3 +261,102 @@ def test_a_full_disk_is_never_recorded_as_completed(full_disk) -> None:
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert RunDir(out).final.status == "failed"
     assert temporaries(out) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_killed_sweep_driver_leaves_no_worker_and_a_rerun_continues(tmp_path) -> None:
+    out = tmp_path / "sweep"
+    args = ["sweep", "table2", "--scale", "smoke", "--out", str(out), "--workers", "2",
+            "--cpus-per-run", "1", "--quiet"]
+    proc = swapbn_cli(*args)
+    wait_for(lambda: len(list(out.glob("*/" + CONFIG))) >= 2, timeout=180)
+    workers = children(proc.pid)  # the pool workers and multiprocessing's resource tracker
+    assert len(workers) >= 2
+    proc.kill()
+    proc.wait()
+    wait_for(lambda: not [pid for pid in workers if alive(pid)], timeout=20)
+    started = {p.parent.name for p in out.glob("*/" + CONFIG)}
+    assert len(started) < 6  # no queued run was taken up after the driver died
+    statuses = {name: RunDir(out / name).final for name in started}
+    assert any(f is not None and f.status == "interrupted" for f in statuses.values()), statuses
+    for run_dir in out.iterdir():
+        assert temporaries(run_dir) == []
+    rc, err = finish(swapbn_cli(*args))
+    assert rc == 0, err
+    assert len(list(out.iterdir())) == 6
+    assert all(RunDir(d).final.status == "completed" for d in out.iterdir())
+
+
+@pytest.fixture()
+def small_tmpfs(tmp_path):
+    """An 800 kB tmpfs: room for the records and one checkpoint but not a second one beside
+    it (skipped where the test machine does not allow mounting one)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=800k", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_names_the_file_records_failed_and_resumes_after_space_is_freed(
+        small_tmpfs, tmp_path) -> None:
+    run = ["--train-subset", "600", "--epochs", "4"]
+    reference = tmp_path / "reference"
+    assert finish(swapbn_cli("train", *RUN, *run, "--out", str(reference)))[0] == 0
+    out = small_tmpfs / "run"
+    rc, err = finish(swapbn_cli("train", *RUN, *run, "--out", str(out)))
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "No space left on device" in err and str(out / CHECKPOINT) in err
+    final = RunDir(out).final
+    assert final.status == "failed" and "No space left" in final.error
+    assert temporaries(out) == []
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_tmpfs)], check=True)
+    rc, err = finish(swapbn_cli("train", *RUN, *run, "--out", str(out), "--resume"))
+    assert rc == 0, err
+    assert same(record(out), record(reference))
+
+
+# Loads an image folder and reads one epoch of it; prints the peak memory (kB) and the outcome.
+READ_FOLDER = """
+import resource, sys
+from swapbn.data import load_dataset
+from swapbn.errors import UsageError
+try:
+    data = load_dataset("folder", sys.argv[1])
+    data.workers = 0
+    for _ in data.loader("train", 4, train=True, device="cpu"):
+        pass
+    outcome = "read"
+except UsageError as exc:
+    outcome = str(exc)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, outcome)
+"""
+
+
+def peak_memory(root: Path, cache: Path) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-c", READ_FOLDER, str(root)], capture_output=True,
+                          text=True, timeout=300, env={**ENV, "SWAPBN_CACHE": str(cache)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    peak, outcome = done.stdout.strip().split(" ", 1)
+    return int(peak), outcome
+
+
+@pytest.mark.parametrize("size", [16, 96])  # in memory; streamed
+def test_a_decompression_bomb_costs_no_memory(tmp_path, size) -> None:
+    clean = tmp_path / "clean"
+    for split, n in (("train", 6), ("test", 2)):
+        for cls in ("a", "b"):
+            (clean / split / cls).mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (size, size), (i * 30, 0, 0)).save(clean / split / cls / f"{i}.png")
+    bombed = tmp_path / "bombed"
+    subprocess.run(["cp", "-r", str(clean), str(bombed)], check=True)
+    bomb = png_bomb(bombed / "train" / "b" / "z.png")
+    clean_peak, outcome = peak_memory(clean, tmp_path / "cache")
+    assert outcome == "read"
+    bomb_peak, outcome = peak_memory(bombed, tmp_path / "cache")
+    assert outcome.startswith(f"image {bomb} has") and "megapixels" in outcome
+    assert bomb_peak < 2 * clean_peak, (bomb_peak, clean_peak)

@@ -9,6 +9,8 @@ import pytest
 from swapbn.experiments import SCALES, grid_points, plan, select_best, select_per_setting
 from swapbn.rundir import FinalRecord, RunDir
 
+STATS = {"layers": [{"name": "features.0"}]}  # a completed record's final statistics, at least
+
 
 def fake_run(root: Path, run_id: str, *, setting: str, lr: float, wd: float, seed: int,
              acc: float | None, status: str = "completed", val: float | None = None) -> Path:
@@ -23,7 +25,7 @@ def fake_run(root: Path, run_id: str, *, setting: str, lr: float, wd: float, see
     RunDir(run).write_config(config)
     RunDir(run).write_metrics([{"epoch": 1, "test_acc": acc if acc is not None else 0.0}])
     RunDir(run).write_final(FinalRecord(status=status, final_test_acc=acc, epochs_completed=1,
-                                        stats={}, final_val_acc=val))
+                                        stats=STATS, final_val_acc=val))
     return run
 
 

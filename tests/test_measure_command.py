@@ -96,7 +96,9 @@ def test_checkpoint_of_another_model_is_a_usage_error(tmp_path, capsys):
     run.save_checkpoint({"model": other.state_dict()})
     assert main(["measure", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "cannot load" in err and len(err.strip().splitlines()) == 1
+    assert len(err.strip().splitlines()) == 1
+    assert f"{tmp_path / 'checkpoint.pt'} does not fit the model of" in err
+    assert "'features.0.weight.weight' is (8, 1, 3, 3) in the checkpoint" in err
 
 
 def test_model_flags_with_a_run_directory_are_refused_not_ignored(run_dir, capsys):

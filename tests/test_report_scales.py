@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from report_fakes import ACC_STEP, SEEDS, _table2, write_run
+from report_fakes import ACC_STEP, SEEDS, _stats, _table2, write_run
 from swapbn.report.build import build_report
+
+STATS = _stats(2, 0.5, 0.5, 0.5)
 
 
 def table2_at(root: Path, scale: str, shift: float = 0.0, acts: tuple = ("tanh",)) -> None:
@@ -38,7 +40,7 @@ def grid_run(root: Path, order: str, lr: float, val: float) -> None:
                                "variant": f"tanh/{order}/lr={lr:g},wd=0.0001"}})
     run.write_metrics([{"epoch": 1, "test_acc": val - 1}])
     run.write_final(FinalRecord("completed", final_test_acc=val - 1, final_val_acc=val,
-                                epochs_completed=1, seconds=1800.0, stats={}))
+                                epochs_completed=1, seconds=1800.0, stats=STATS))
 
 
 def test_grid_runs_choose_and_scales_are_checked_against_the_cpu_scale(tmp_path):

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from report_fakes import _stats
 from swapbn.cli import main
 from swapbn.experiments.recipes import above_chance, choose, grid_records, recipe_table
 from swapbn.presets import CPU_RECIPES_FILE
 from swapbn.report.build import build_report
 
+STATS = _stats(2, 0.5, 0.5, 0.5)
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path("results/cpu")
 PAGE = REPO / "docs" / "results.md"
@@ -112,7 +114,7 @@ def test_no_bn_at_chance_did_not_train_and_writes_no_recipe(tmp_path, capsys):
         d.write_config(config)
         d.write_metrics([{"epoch": 1, "test_acc": val}])
         d.write_final(FinalRecord("completed", final_test_acc=val, final_val_acc=val,
-                                  epochs_completed=1, stats={}))
+                                  epochs_completed=1, stats=STATS))
     run("a", "convention", 0.1, 55.0)
     run("b", "convention", 0.01, 60.0)
     run("c", "nobn", 0.1, 10.0)

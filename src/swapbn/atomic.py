@@ -4,6 +4,14 @@ Readers (resume, sweeps, reports) may look at a run directory at any moment, als
 is being written or after it was killed, so nothing is ever written in place. This module is
 the package's only writer of files: every other module calls `atomic_write` or one of the
 `write_*` functions below.
+
+Nothing is written through a symbolic link found inside a folder: a run or sweep folder copied
+in from elsewhere may carry one, and following it would write outside the folder the user
+named. Writes go to a fresh temporary file (created exclusively, so never through a link) that
+is renamed over the name; a link at that name is refused with one line (`refuse_link`, a
+`RecordError`), and so is one where the project names a folder of its own inside the user's (a
+sweep's run directories, the report's default folder, TensorBoard's). The folders the user
+names (`--out`, `--tensorboard DIR`) may themselves be links (docs/faults.md).
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .errors import RecordError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -28,10 +38,24 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone gives 0600
 
 
+def refuse_link(path: str | os.PathLike) -> Path:
+    """`path`, unless it is a symbolic link: then RecordError, one line naming it."""
+    path = Path(path)
+    if path.is_symlink():
+        raise RecordError(f"{path} is a symbolic link; swapbn never reads or writes its files "
+                          "through links inside a folder it writes (remove the link)")
+    return path
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Call write(tmp) on a temporary file beside `path` (same suffix, so writers that infer
-    the format from it work), then rename it over `path`; the folder is created if missing."""
-    path = Path(path)
+    the format from it work), then rename it over `path`; the folder is created if missing.
+
+    A link at `path` is refused (RecordError) before and again after writing; the temporary
+    file is created exclusively, so it is never a link. An OSError of the write (a full disk,
+    `ulimit -f`) names `path`, and its temporary file is gone when the error is raised.
+    """
+    path = refuse_link(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp",
                                dir=path.parent)
@@ -39,7 +63,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     try:
         write(Path(tmp))
         os.chmod(tmp, FILE_MODE)
+        refuse_link(path)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None and exc.errno is not None:  # write() names no file
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

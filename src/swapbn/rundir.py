@@ -12,17 +12,21 @@ training, sweeps, reports and `swapbn measure` all go through `RunDir`. Every fi
 atomically, so a run killed at any moment leaves either the old file or the new one; every file
 is read through a validating reader, so a corrupt or hand-edited one is one line naming it
 (`RecordError`), never a traceback; a run holds the folder's lock (`RunDir.lock`) for its life,
-so two processes never write one run (docs/faults.md).
+so two processes never write one run (docs/faults.md). No file of a run directory is read or
+written through a symbolic link: a folder copied in may carry one, and following it would read
+or write outside the folder (a link where a record belongs is a `RecordError`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import math
 import os
 import pickle
+import stat
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -32,7 +36,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import atomic_write, json_text, write_bytes, write_json, write_text
+from .atomic import atomic_write, json_text, refuse_link, write_bytes, write_json, write_text
 from .errors import RecordError, RunBusy, UsageError
 from .metrics.samples import ChannelSamples
 from .models import build_model
@@ -73,6 +77,25 @@ METRICS_TYPES: dict[str, tuple] = {
     "epoch": (int,), "train_loss": (*NUMBER, type(None)), "train_acc": NUMBER,
     "test_loss": (*NUMBER, type(None)), "test_acc": NUMBER, "lr": NUMBER,
     "seconds": NUMBER, "stats": (dict,),
+}
+# The measure record (final.json `stats`, a metrics line's `stats`; metrics/measure.py) and
+# the gradient probe record (final.json `gradients`), checked down to each layer, so a reader
+# (report, resume) never meets a string where a number belongs.
+OPTIONAL_NUMBER = (*NUMBER, type(None))
+STATS_TYPES: dict[str, tuple] = {
+    "layers": (list,), "avg_saturation": OPTIONAL_NUMBER, "avg_skewness": OPTIONAL_NUMBER,
+    "avg_sparsity": OPTIONAL_NUMBER, "samples": (int,),
+}
+LAYER_TYPES: dict[str, tuple] = {
+    "name": (str,), "kind": (str,), "channels": (int,), "constant_channels": (int,),
+    **{k: OPTIONAL_NUMBER for k in ("saturation", "skewness", "skewness_signed", "sparsity",
+                                    "empirical_saturation", "act_empirical_saturation",
+                                    "bound")},
+}
+GRADIENT_TYPES: dict[str, tuple] = {"batches": (int,), "samples": (int,), "layers": (list,)}
+GRADIENT_LAYER_TYPES: dict[str, tuple] = {
+    "name": (str,), **{k: OPTIONAL_NUMBER for k in ("input_abs_mean", "weight_grad_abs_mean",
+                                                    "act_input_grad_abs_mean")},
 }
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "epoch")
 MODEL_KEYS = ("arch", "act", "order", "num_classes")  # what rebuilding the model needs
@@ -136,6 +159,7 @@ def error_line(exc: BaseException) -> str:
 def read_record(path: Path, types: dict[str, tuple], required: tuple[str, ...] = ()) -> dict:
     """A JSON object whose known fields have the types given; RecordError (one line naming the
     file and what is wrong) for anything else. The caller checks that the file exists."""
+    refuse_link(path)
     try:
         value = json.loads(Path(path).read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
@@ -168,9 +192,29 @@ def check_fields(value: object, types: dict[str, tuple], required: tuple[str, ..
     return value
 
 
+def check_nested(record: dict, key: str, types: dict[str, tuple],
+                 layer_types: dict[str, tuple], where: str) -> None:
+    """record[key] (a measure or gradient record, or null) checked down to each of its
+    layers: RecordError naming the file, the field and the layer."""
+    value = record.get(key)
+    if value is None:
+        return
+    check_fields(value, types, (), f"{where}: {key}")
+    for i, layer in enumerate(value.get("layers", [])):
+        check_fields(layer, layer_types, ("name",), f"{where}: {key} layer {i}")
+
+
+def check_final(value: dict, where: str) -> dict:
+    """final.json's nested records (stats, gradients) checked like its top-level fields."""
+    check_nested(value, "stats", STATS_TYPES, LAYER_TYPES, where)
+    check_nested(value, "gradients", GRADIENT_TYPES, GRADIENT_LAYER_TYPES, where)
+    return value
+
+
 def read_metrics(path: Path) -> list[dict]:
     """metrics.jsonl checked line by line: every line an epoch record, epochs 1, 2, 3, ... in
     order (a history with holes is refused, never read up to the hole)."""
+    refuse_link(path)
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
@@ -185,6 +229,7 @@ def read_metrics(path: Path) -> list[dict]:
         except json.JSONDecodeError:
             raise RecordError(f"{where}: not valid JSON (cut or corrupt)") from None
         lines.append(check_fields(value, METRICS_TYPES, ("epoch", "test_acc"), where))
+        check_nested(value, "stats", STATS_TYPES, LAYER_TYPES, where)
         if value["epoch"] != number:
             raise RecordError(f"{where}: epoch {value['epoch']} where epoch {number} belongs "
                               "(the history has a hole or is out of order)")
@@ -219,7 +264,7 @@ class RunDir:
         """config.json (with the field names of this version), or None while the run has none;
         RecordError when it is there but not a valid configuration."""
         path = self.path / CONFIG
-        if not path.is_file():
+        if not self._exists(path):
             return None
         value = migrate_config(read_record(path, {}))
         return check_fields(value, CONFIG_TYPES, CONFIG_REQUIRED, str(path))
@@ -230,9 +275,9 @@ class RunDir:
         record. A run recorded as completed whose promised files are missing or unreadable
         (a full disk while it finished, a file removed by hand) is read as failed."""
         path = self.path / FINAL
-        if not path.is_file():
+        if not self._exists(path):
             return None
-        value = read_record(path, FINAL_TYPES, ("status",))
+        value = check_final(read_record(path, FINAL_TYPES, ("status",)), str(path))
         if value["status"] not in STATUSES:
             raise RecordError(f"{path}: unknown status {value['status']!r}; one of "
                               f"{', '.join(STATUSES)} expected")
@@ -249,7 +294,7 @@ class RunDir:
         channels file where they are kept (published or copied runs may leave the two large
         files out; final.json is written after both, so a run that failed writing them never
         reads as completed)."""
-        if final.stats is None:
+        if not final.stats or not final.stats.get("layers"):  # a model has measured layers
             return f"{FINAL} has no final statistics"
         try:
             if self.config is None:
@@ -260,6 +305,8 @@ class RunDir:
             return str(exc)
         for name in (CHECKPOINT, *([final.channels] if final.channels else [])):
             path = self.path / name
+            if path.is_symlink():
+                return f"{name} is a symbolic link"
             if not path.is_file():
                 continue
             problem = zip_problem(path)
@@ -271,7 +318,7 @@ class RunDir:
         """The epoch lines in order ([] while there are none); RecordError for a line that is
         not an epoch record or a history with holes."""
         path = self.path / METRICS
-        return read_metrics(path) if path.is_file() else []
+        return read_metrics(path) if self._exists(path) else []
 
     @property
     def channels_path(self) -> Path:
@@ -280,20 +327,27 @@ class RunDir:
     def channels(self) -> ChannelSamples | None:
         """The channel samples of the final model, or None when the run has none."""
         path = self.channels_path
-        return ChannelSamples.load(path) if path.is_file() else None
+        return ChannelSamples.load(refuse_link(path)) if self._exists(path) else None
+
+    @staticmethod
+    def _exists(path: Path) -> bool:
+        """Whether a record is there to read: a regular file, or a link (which its reader
+        refuses in one line, never follows)."""
+        return path.is_symlink() or path.is_file()
 
     def present(self) -> list[str]:
-        """The run files this folder holds."""
-        return [name for name in RUN_FILES if (self.path / name).exists()]
+        """The run files this folder holds (links included: they are refused, not ignored)."""
+        return [name for name in RUN_FILES
+                if (self.path / name).is_symlink() or (self.path / name).exists()]
 
     @property
     def has_checkpoint(self) -> bool:
-        return (self.path / CHECKPOINT).is_file()
+        return self._exists(self.path / CHECKPOINT)
 
     def checkpoint(self, map_location: str | torch.device = "cpu") -> dict:
         """checkpoint.pt, loaded with weights_only=True: tensors and plain containers only.
         RecordError (one line) for a file that is truncated, corrupt or holds anything else."""
-        path = self.path / CHECKPOINT
+        path = refuse_link(self.path / CHECKPOINT)
         if not path.is_file():
             raise RecordError(f"{path}: missing")
         try:
@@ -338,8 +392,8 @@ class RunDir:
     def small_files(self) -> dict[str, bytes]:
         """The run's record without its checkpoint (config, metrics, final, channels), as
         bytes: what a cluster node sends back to the sweep's driver."""
-        return {name: (self.path / name).read_bytes() for name in SMALL_FILES
-                if (self.path / name).is_file()}
+        return {name: refuse_link(self.path / name).read_bytes() for name in SMALL_FILES
+                if self._exists(self.path / name)}
 
     def model_config(self) -> dict:
         """config.json, checked for what rebuilding the model needs (UsageError otherwise)."""
@@ -366,12 +420,23 @@ class RunDir:
                             width=config.get("width", 1.0), in_channels=config.get("in_channels", 3),
                             image_size=config.get("image_size", 32), bias=config.get("bias", True),
                             act_kwargs=config.get("act_kwargs"))
-        try:
-            model.load_state_dict(self.checkpoint(device)["model"])
-        except (RuntimeError, KeyError, TypeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UsageError(f"cannot load {self.path / CHECKPOINT}: {first}") from None
+        self.load_weights(model, self.checkpoint(device)["model"])
         return model.to(device)
+
+    def load_weights(self, model: nn.Module, weights: dict) -> None:
+        """Load checkpoint.pt's model state into `model`, the model its config.json builds;
+        a checkpoint of another model (another architecture, width or class count) is a
+        RecordError naming the file and the first parameter that does not match."""
+        problem = weights_mismatch(model.state_dict(), weights)
+        if problem is None:
+            try:
+                model.load_state_dict(weights)
+            except (RuntimeError, KeyError, TypeError) as exc:
+                problem = str(exc).strip().splitlines()[0] if str(exc).strip() \
+                    else type(exc).__name__
+        if problem is not None:
+            raise RecordError(f"{self.path / CHECKPOINT} does not fit the model of "
+                              f"{self.path / CONFIG}: {problem}")
 
     def differences(self, config: dict, *, ignore: tuple[str, ...] = ()) -> list[str]:
         """The keys of `config` (a resolved TrainConfig as a dict) whose value config.json
@@ -402,13 +467,23 @@ class RunDir:
         write_json(self.path / FINAL, final.to_dict())
 
     def save_checkpoint(self, state: dict) -> None:
-        """checkpoint.pt; a write that fails (full disk, `ulimit -f`) is an OSError naming the
-        file, not torch's RuntimeError from inside its zip writer."""
+        """checkpoint.pt; a write that fails (full disk, `ulimit -f`) is the OSError of the
+        failed write, naming the file, not torch's RuntimeError from inside its zip writer.
+
+        torch writes into a file this method opens and closes, and the error is raised outside
+        the handler that caught torch's: a traceback kept alive would keep torch's writer, and
+        with it the removed temporary file and its disk space, until the process ends, and the
+        final record written next would find the disk still full."""
+        path = self.path / CHECKPOINT
+        failure: OSError | None = None
         try:
-            atomic_write(self.path / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+            atomic_write(path, lambda tmp: _torch_save(state, tmp))
         except RuntimeError as exc:
-            raise OSError(f"cannot write {self.path / CHECKPOINT}: the disk is full or the "
-                          f"file is larger than allowed (ulimit -f): {error_line(exc)}") from None
+            cause = _os_error(exc)
+            failure = (OSError(cause.errno, cause.strerror, str(path)) if cause is not None
+                       else OSError(errno.EIO, f"cannot write: {error_line(exc)}", str(path)))
+        if failure is not None:
+            raise failure
 
     def save_channels(self, samples: ChannelSamples) -> str:
         """Write channels.npz; returns the name final.json records."""
@@ -424,7 +499,7 @@ class RunDir:
             if name not in SMALL_FILES:
                 raise ValueError(f"{name!r} is not a small file of a run directory")
             path = self.path / name
-            if path.is_file() and path.read_bytes() == data:
+            if not path.is_symlink() and path.is_file() and path.read_bytes() == data:
                 continue
             write_bytes(path, data)
             written.append(name)
@@ -450,7 +525,7 @@ class RunDir:
         kill). A second process gets a UsageError naming the holder's PID. Once held, the
         temporaries of killed writers are removed."""
         self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_lock(self.path / LOCK)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -465,6 +540,71 @@ class RunDir:
             yield
         finally:
             os.close(fd)  # releases the lock
+
+
+def open_lock(path: Path) -> int:
+    """A descriptor of the lock file `path`, a regular file with no other name. The lock is
+    written (the holder's PID), so it is never opened through a symbolic link (O_NOFOLLOW) nor
+    kept when it is a hard link, a folder or anything but a plain file: a run folder copied in
+    may carry any of them, and writing the PID into it would overwrite whatever it shares with.
+    Such an entry is not a lock of ours and is replaced by a fresh file; the one a live run
+    holds is always plain, so it is never replaced."""
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+                raise RecordError(f"cannot open {path}: {exc.strerror or exc}") from None
+        else:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+                return fd
+            os.close(fd)
+        try:
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise RecordError(f"{path} is not a lock file and cannot be replaced: "
+                              f"{exc.strerror or exc}") from None
+    raise RecordError(f"{path} keeps being replaced by something other than a plain file")
+
+
+def weights_mismatch(expected: dict, found: dict) -> str | None:
+    """The first difference between a model's state dict and checkpoint weights: a parameter
+    or buffer missing, one the model lacks, or a shape that differs; None when they fit."""
+    for key, tensor in expected.items():
+        if key not in found:
+            return f"the checkpoint lacks {key!r}"
+        other = found[key]
+        if not isinstance(other, torch.Tensor):
+            return f"{key!r} is not a tensor in the checkpoint"
+        if other.shape != tensor.shape:
+            return (f"{key!r} is {tuple(other.shape)} in the checkpoint but "
+                    f"{tuple(tensor.shape)} in the model")
+    extra = [key for key in found if key not in expected]
+    if extra:
+        return f"the checkpoint holds {extra[0]!r}, which the model lacks"
+    return None
+
+
+def _torch_save(state: dict, path: Path) -> None:
+    with open(path, "wb") as fh:  # closed here on any error, so its space is freed with it
+        torch.save(state, fh)
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError with an errno behind an exception (torch wraps a failed write in a
+    RuntimeError whose context is the OSError), or None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno is not None:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def find_runs(root: str | Path) -> list[RunDir]:

@@ -4,16 +4,21 @@ Every backend calls `execute.run_one(job)` per run and hands each result to `on_
 as it arrives, so the sweep reports progress in completion order. Run directories are written
 by the workers themselves. An interrupt of the sweep (Ctrl-C, SIGTERM) is passed on to the
 workers, which record their runs as interrupted, and the sweep waits for them before it ends
-(`stop_pool`; docs/faults.md). With Ray on a cluster without a shared filesystem the driver
+(`stop_pool`; docs/faults.md). A pool worker ends with its driver however the driver ends,
+SIGKILL included (`die_with_parent`): its run records itself as interrupted and the next sweep
+continues it, and no worker takes up a queued run for a driver that is gone. With Ray on a cluster without a shared filesystem the driver
 collects each run's small files (experiments/cluster.py).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -40,8 +45,9 @@ def run_local(jobs: list[dict], *, workers: int, on_result: OnResult) -> None:
         return
     # spawn: a fresh interpreter per worker (fork would copy torch's thread pools and locks).
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(run_one, job): job for job in jobs}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        futures = {pool.submit(run_in_worker, job): job for job in jobs}
         try:
             for future in as_completed(futures):
                 job = futures[future]
@@ -55,6 +61,54 @@ def run_local(jobs: list[dict], *, workers: int, on_result: OnResult) -> None:
         except (KeyboardInterrupt, OSError):
             stop_pool(pool)  # an interrupt, or a full disk that every later run would meet
             raise
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WATCH_S = 0.5  # how often a worker looks whether its driver still lives
+_driver: list[int] = []  # in a pool worker: the driver's pid
+
+
+def die_with_parent(parent: int) -> None:
+    """A pool worker's initializer: SIGTERM when the driver dies, however it dies.
+
+    The kernel sends it on Linux (prctl PR_SET_PDEATHSIG); everywhere a watchdog thread sends
+    it once the worker's parent is no longer the driver (a dead parent's children are
+    re-parented). SIGTERM stops the worker's run as it stops a run of `swapbn train`: it
+    records itself as interrupted and the next sweep resumes it; an idle worker just ends.
+    """
+    _driver[:] = [parent]
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still ends the worker
+    if os.getppid() != parent:  # the driver died before the signal was asked for
+        os._exit(128 + signal.SIGTERM)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="swapbn-driver-watch", daemon=True).start()
+
+
+def orphaned() -> bool:
+    """Whether this process is a pool worker whose driver has died."""
+    return bool(_driver) and os.getppid() != _driver[0]
+
+
+def run_in_worker(job: dict) -> FinalRecord:
+    """`run_one` in a pool worker; a worker whose driver died takes up no queued run and ends
+    as soon as its run has recorded itself, since nobody is left to take the result."""
+    if orphaned():
+        os._exit(128 + signal.SIGTERM)
+    try:
+        return run_one(job)
+    finally:
+        if orphaned():
+            os._exit(128 + signal.SIGTERM)
 
 
 STOP_REPEAT_S = 1.0  # a worker may take up a queued run after the first signal

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import refuse_link
 from ..errors import RecordError, RunBusy
 from ..rundir import FinalRecord, RunDir, error_line
 from ..training import TrainConfig, train
@@ -32,6 +33,8 @@ def run_one(job: dict) -> FinalRecord:
         torch.set_num_threads(int(job["threads"]))
     started = time.perf_counter()
     try:
+        if job.get("tensorboard"):
+            refuse_link(job["tensorboard"])  # DIR/<run_id>: named by the sweep, not the user
         return train(TrainConfig.from_dict(job["config"]), Path(job["out_dir"]),
                      progress=job.get("progress") is True, resume=job.get("mode") != "force",
                      force=job.get("mode") == "force",

@@ -21,6 +21,7 @@ from typing import TextIO
 
 import torch
 
+from ..atomic import refuse_link
 from ..errors import RecordError, UsageError
 from ..rundir import FinalRecord, RunDir
 from ..training import TrainConfig
@@ -61,6 +62,7 @@ def check_existing(specs: list[RunSpec], out: str | Path, *,
         config = resolve(spec)
         run = RunDir(out / spec.run_id)
         try:
+            refuse_link(run.path)  # a link copied in would have the run written elsewhere
             final = run.final
             recorded = run.config
         except RecordError as exc:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import write_text
+from ..atomic import refuse_link, write_text
 from ..errors import UsageError
 from ..experiments import EXPERIMENTS, SCALES, plan
 from ..experiments.recipes import choose, markdown_choices
@@ -52,7 +52,8 @@ def page_paths(root: Path, out: Path | None) -> tuple[Path, Path]:
     """(the page, the folder of its tables and figures): OUT/README.md by default; an OUT
     ending in .md is the page itself, with its files in the folder of the same name beside it
     (docs/results.md and docs/results/)."""
-    out = Path(out) if out is not None else root / "report"
+    # --out may be a link; the default folder inside the sweep folder may not.
+    out = Path(out) if out is not None else refuse_link(root / "report")
     if out.suffix == ".md":
         return out, out.with_suffix("")
     return out / "README.md", out

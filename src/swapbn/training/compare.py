@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ..atomic import write_json, write_text
+from ..atomic import refuse_link, write_json, write_text
 from ..errors import UsageError
 from ..intervals import welch
 from .config import TrainConfig
@@ -158,6 +158,9 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
         if progress:
             print(overall_text(i, len(configs), f"{order} seed {seed} -> {run_dir}",
                                time.perf_counter() - started, i - 1), file=stream, flush=True)
+        refuse_link(run_dir)  # folders compare names itself are never links
+        if board:
+            refuse_link(board)
         final = train(config, run_dir, progress=progress, resume=True, force=force,
                       stream=stream, tensorboard=board)
         stats = final.stats or {}

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import load_dataset
-from ..errors import UsageError
+from ..errors import RecordError, UsageError
 from ..models import build_model
 from ..optim import make_optimizer, make_scheduler
 from ..rundir import FinalRecord, RunDir
@@ -98,10 +98,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     done, lines = 0, []
     if resume and run.has_checkpoint:
         ckpt, lines = run.resume_point()  # refuses a history with holes
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        set_rng_state(ckpt["rng"])
+        run.load_weights(model, ckpt["model"])  # refuses another model's weights
+        restore_states(run, ckpt, optimizer, scheduler)
         done = int(ckpt["epoch"])
         show.print(f"resuming {run.path} after epoch {done}")
     run.start(config={**config.to_dict(), "num_classes": data.num_classes,
@@ -175,8 +173,11 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     except KeyboardInterrupt:
         raise  # the last checkpoint stays; `guarded` records the run as interrupted
     except Exception as exc:
-        run.write_final(ended(FinalRecord.failed(exc, epochs_completed=done), lines,
-                              earlier + time.perf_counter() - started))
+        try:
+            run.write_final(ended(FinalRecord.failed(exc, epochs_completed=done), lines,
+                                  earlier + time.perf_counter() - started))
+        except OSError:
+            pass  # the disk is still full: the first error is the one to report
         raise
 
     # The finish: the final record, written last.
@@ -184,6 +185,21 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                   earlier + time.perf_counter() - started)
     run.write_final(final)
     return final
+
+
+def restore_states(run: RunDir, ckpt: dict, optimizer: torch.optim.Optimizer,
+                   scheduler) -> None:
+    """The optimizer, scheduler and RNG states of a checkpoint whose weights fit; states of
+    another recipe or a hand-made checkpoint are a RecordError naming the file, not a
+    traceback from deep inside torch."""
+    try:
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        set_rng_state(ckpt["rng"])
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RecordError(f"{run.checkpoint_path}: cannot restore the training state from it: "
+                          f"{first:.200}") from None
 
 
 def run_device(config: TrainConfig) -> torch.device:

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..atomic import refuse_link
 from ..errors import UsageError
 from ..metrics import channel_samples
 
@@ -115,5 +116,6 @@ def open_log(tensorboard: str | Path | None, run_dir: Path, data, device: torch.
     means the default folder inside the run directory."""
     if tensorboard is None or not leader:
         return None
-    log_dir = Path(tensorboard) if str(tensorboard) else run_dir / TENSORBOARD_DIR
+    # The user's folder may be a link; the one inside the run directory may not.
+    log_dir = Path(tensorboard) if str(tensorboard) else refuse_link(run_dir / TENSORBOARD_DIR)
     return TensorBoardLog(log_dir, data, device, last_epoch, seed)
