@@ -171,6 +171,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                 extra = final_records(model, data, device, config.batch_size, config.seed, run,
                                       fused=config.compile)
     except KeyboardInterrupt:
+        if board is not None:
+            board.close()
         raise  # the last checkpoint stays; `guarded` records the run as interrupted
     except Exception as exc:
         try:

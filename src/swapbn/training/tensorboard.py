@@ -91,6 +91,11 @@ class TensorBoardLog:
                 self.histograms(model, step)
         self.writer.flush()
         if step >= self.last_epoch:
+            self.close()
+
+    def close(self) -> None:
+        """Close the event file (an interrupted run's too, before a resume opens the next)."""
+        if self.writer is not None:
             self.writer.close()
 
     def stats(self, stats: dict, step: int) -> None:
