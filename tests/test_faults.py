@@ -1,11 +1,13 @@
 """Fault injection, the fast part: corrupt and malicious files of each kind, a run directory in
 use, stale temporaries, histories with holes, unreadable runs in a sweep and a report, links
-inside run and sweep folders, decompression bombs, checkpoints of another model, and the
-bad-input table (docs/faults.md). Every case must end in one line and exit status 2 (or be
+inside run and sweep folders, decompression bombs, checkpoints of another model, image names
+of any bytes, megabyte values in records and arguments, and the bad-input table
+(docs/faults.md). Every case must end in one line and exit status 2 (or be
 listed and left out), never a traceback, and nothing crafted may run."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -558,3 +560,175 @@ def test_wrong_types_inside_a_metrics_line_are_named(run_copy, capsys) -> None:
     assert train_cli(run_copy, "--resume") == 2
     line = one_line_error(capsys)
     assert f"{run_copy / METRICS} line 1: stats layer 0" in line and "sparsity" in line
+
+
+# -- file names and long values ---------------------------------------------------------------
+
+NAMES = {"not utf-8": b"\xff\xfe.png", "a newline": b"x\ny.png", "utf-8": "é 0.png".encode()}
+
+
+def random_image(path: str | bytes, size: int, seed: int = 0) -> None:
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, format="PNG")  # PIL saves to a bytes path too
+
+
+def named_folder(root: Path, size: int, name: bytes, where: str = "file") -> str:
+    """A two-class image folder of `size` px random images plus one image named `name` (a
+    file in train/a, or a class folder holding it); the image's path as os.fsdecode gives it."""
+    image_folder(root, {"a": 3, "b": 3}, {"a": 2, "b": 2})
+    for i, path in enumerate(sorted(root.rglob("*.png"))):
+        random_image(path, size, i)
+    folder = os.fsencode(root / "train" / "a")
+    if where == "class":
+        folder = os.fsencode(root / "train") + b"/" + name[:-4]
+        os.mkdir(folder)
+        os.mkdir(os.fsencode(root / "test") + b"/" + name[:-4])
+        random_image(os.fsencode(root / "test") + b"/" + name[:-4] + b"/0.png", size, 98)
+        name = b"0.png"
+    random_image(folder + b"/" + name, size, 99)
+    return os.fsdecode(folder + b"/" + name)
+
+
+@pytest.mark.parametrize("where", ["file", "class"])
+@pytest.mark.parametrize("size", [8, 80])
+@pytest.mark.parametrize("name", list(NAMES))
+def test_an_image_folder_takes_any_file_name(tmp_path, name, size, where,
+                                             monkeypatch) -> None:
+    monkeypatch.setenv("SWAPBN_CACHE", str(tmp_path / "cache"))
+    path = named_folder(tmp_path / "data", size, NAMES[name], where)
+    for _ in range(2):  # decoded, then read back from the cache (in memory) or streamed again
+        data = load_dataset("folder", tmp_path / "data")
+        assert len(data.train) == 7 and len(data.test) == 4 + (where == "class")
+        assert data.streamed == (size > 64)
+        if data.streamed:
+            assert path in data.train.files
+            data.workers = 1  # the names cross into a DataLoader worker
+        batches = list(data.loader("train", 4, train=False, device="cpu"))
+        assert sum(len(y) for _, y in batches) == 7
+
+
+def test_a_set_with_a_name_that_is_not_utf8_trains(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("SWAPBN_CACHE", str(tmp_path / "cache"))
+    named_folder(tmp_path / "data", 8, NAMES["not utf-8"], "class")
+    out = tmp_path / "run"
+    assert cli.main(["train", "--dataset", "folder", "--data-root", str(tmp_path / "data"),
+                     "--width", "0.125", "--epochs", "1", "--batch-size", "4", "--device", "cpu",
+                     "--quiet", "--out", str(out)]) == 0
+    assert RunDir(out).final.status == "completed"
+    assert cli.main(["measure", str(out), "--max-samples", "8"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+BROKEN = {"garbage": b"\x89PNG\r\n\x1a\n this is not an image", "empty": b""}
+
+
+@pytest.mark.parametrize("size", [8, 80])
+@pytest.mark.parametrize("content", list(BROKEN))
+@pytest.mark.parametrize("name", list(NAMES))
+def test_a_broken_image_is_named_on_one_line(tmp_path, name, content, size) -> None:
+    path = named_folder(tmp_path / "data", size, NAMES[name])
+    with open(path, "wb") as fh:
+        fh.write(BROKEN[content])
+    with pytest.raises(UsageError) as caught:
+        data = load_dataset("folder", tmp_path / "data")
+        data.workers = 0
+        list(data.loader("train", 4, train=True, device="cpu"))
+    line = str(caught.value)
+    assert line.isprintable() and "BytesIO" not in line and "buffer" not in line
+    shown = {"not utf-8": "a/\\xff\\xfe.png'", "a newline": "a/x\\ny.png'", "utf-8": "a/é 0.png"}
+    assert line.startswith("cannot read image ") and f"{shown[name]}: " in line
+    assert line.endswith("(0 bytes)" if content == "empty" else "(no format PIL knows)")
+
+
+def test_the_command_line_names_a_broken_image_on_one_line(tmp_path, capsys) -> None:
+    path = named_folder(tmp_path / "data", 8, NAMES["a newline"])
+    Path(path).write_bytes(BROKEN["garbage"])
+    out = tmp_path / "run"
+    assert cli.main(["train", *RUN, "--dataset", "folder", "--data-root",
+                     str(tmp_path / "data"), "--out", str(out)]) == 2
+    assert one_line_error(capsys).endswith("a/x\\ny.png': not an image file (no format PIL "
+                                           "knows)")
+    assert not out.exists()
+
+
+def test_what_is_not_an_image_file_is_left_out(tmp_path) -> None:
+    """A folder named like an image, a link to nowhere and a FIFO are no images."""
+    image_folder(tmp_path / "data", {"a": 3, "b": 3}, {"a": 2, "b": 2})
+    folder = tmp_path / "data" / "train" / "a"
+    (folder / "folder.png").mkdir()
+    (folder / "link.png").symlink_to(tmp_path / "nowhere.png")
+    os.mkfifo(folder / "fifo.png")
+    data = load_dataset("folder", tmp_path / "data")
+    assert len(data.train) == 6
+
+
+LONG = "x" * 1_000_000
+BIG_CONFIG = {"arch": ("arch", LONG), "act": ("act", LONG), "order": ("order", LONG),
+              "act_kwargs key": ("act_kwargs", {LONG: 1.0})}
+
+
+@pytest.mark.parametrize("case", list(BIG_CONFIG))
+def test_a_megabyte_value_in_config_json_is_a_short_line(run_copy, capsys, case) -> None:
+    key, value = BIG_CONFIG[case]
+    config = json.loads((run_copy / CONFIG).read_text())
+    config[key] = value
+    (run_copy / CONFIG).write_text(json.dumps(config))
+    assert cli.main(["measure", str(run_copy)]) == 2
+    line = one_line_error(capsys)
+    assert len(line.encode()) < 400 + len(str(run_copy)), len(line)  # 247 with arch: the
+    assert line.startswith(f"swapbn measure: error: {run_copy / CONFIG}: ")  # choices take 150
+    assert "x" * 81 not in line and "...' (1,000,000 characters)" in line
+
+
+def test_a_megabyte_status_in_final_json_is_a_short_line(run_copy, capsys) -> None:
+    final = json.loads((run_copy / FINAL).read_text())
+    final["status"] = LONG
+    (run_copy / FINAL).write_text(json.dumps(final))
+    assert train_cli(run_copy, "--resume") == 2
+    line = one_line_error(capsys)
+    assert len(line) < 300 + len(str(run_copy)) and "x" * 81 not in line
+
+
+TEN_THOUSAND = "y" * 10_000
+LONG_ARGS = {
+    "--arch": ["--arch", TEN_THOUSAND],
+    "--act": ["--act", TEN_THOUSAND],
+    "--dataset": ["--dataset", TEN_THOUSAND],
+    "--epochs (argparse)": ["--epochs", TEN_THOUSAND],
+    "--act-kwargs": ["--act-kwargs", TEN_THOUSAND + "=1"],
+    "an unknown argument": ["--" + TEN_THOUSAND],
+    "--out (file name too long)": ["--out", TEN_THOUSAND],
+}
+
+
+@pytest.mark.parametrize("case", list(LONG_ARGS))
+def test_a_long_command_line_value_is_a_short_line(tmp_path, capsys, case,
+                                                   monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert cli.main(["train", *RUN, "--out", "run", *LONG_ARGS[case]]) == 2
+    except SystemExit as exc:  # argparse's own errors
+        assert exc.code == 2
+    line = one_line_error(capsys)
+    assert len(line.encode()) < 400 + (240 if case.startswith("--out") else 0), len(line)
+    assert "(10,00" in line  # the length of what was cut: 10,000 or more characters
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_quoted_values_and_shown_names() -> None:
+    from swapbn.data.cache import FORMAT, fingerprint
+    from swapbn.errors import one_line, quoted, shown_path
+
+    assert quoted("vgg16_11") == "'vgg16_11'" and quoted("a" * 80) == repr("a" * 80)
+    assert quoted("a" * 81) == "'" + "a" * 75 + "...' (81 characters)"
+    assert len(quoted("\n" * 1000)) < 110 and quoted([1, 2]) == "[1, 2]"
+    assert shown_path("data/train/a/0.png") == "data/train/a/0.png"
+    assert shown_path(os.fsdecode(b"a/\xff.png")) == "'a/\\xff.png'"
+    assert shown_path(b"a/\\b\n.png") == "'a/\\\\b\\n.png'"
+    assert len(shown_path("p" * 5000)) == 239
+    assert one_line("two\nlines") == "two\\nlines" and len(one_line("z" * 10**6)) < 1030
+    # a UTF-8 name keeps the cache key it had when names were encoded as UTF-8 text
+    old = hashlib.sha256(f"swapbn-data-{FORMAT}|{('x',)!r}".encode())
+    old.update("a/é.png\0001\0002\n".encode())
+    assert fingerprint([("a/é.png", 1, 2)], "x") == old.hexdigest()[:24]
+    assert fingerprint([(os.fsdecode(b"a/\xff.png"), 1, 2)]) != fingerprint([("a/.png", 1, 2)])

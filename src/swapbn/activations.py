@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .errors import quoted, shorten_quotes
+
 LECUN_SCALE = 1.7159
 LECUN_SLOPE = 2.0 / 3.0
 
@@ -90,9 +92,10 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
 def make_activation(name: str, **kwargs: float) -> BoundedActivation:
     """Build an activation by name; keyword arguments go to parametrised ones (shifted_tanh)."""
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose from {', '.join(ACTIVATIONS)}")
+        raise ValueError(f"unknown activation {quoted(name)}; choose from {', '.join(ACTIVATIONS)}")
     try:
         return ACTIVATIONS[name].factory(**kwargs)
     except TypeError as exc:
-        raise ValueError(f"bad parameters for activation {name!r}: {exc}") from None
+        raise ValueError(f"bad parameters for activation {quoted(name)}: "
+                         f"{shorten_quotes(str(exc))}") from None
 

@@ -11,13 +11,14 @@ import torch
 from torch import nn
 
 from .activations import make_activation
+from .errors import quoted
 
 ORDERS: tuple[str, ...] = ("convention", "swap", "nobn")
 
 
 def check_order(order: str) -> str:
     if order not in ORDERS:
-        raise ValueError(f"unknown order {order!r}; choose from {', '.join(ORDERS)}")
+        raise ValueError(f"unknown order {quoted(order)}; choose from {', '.join(ORDERS)}")
     return order
 
 
@@ -34,7 +35,7 @@ class Block(nn.Module):
         self.act = make_activation(act, **(act_kwargs or {}))
         if order != "nobn":
             if bn is None:
-                raise ValueError(f"order {order!r} needs a BatchNorm layer")
+                raise ValueError(f"order {quoted(order)} needs a BatchNorm layer")
             self.bn = bn
 
     @property

@@ -17,7 +17,16 @@ import signal
 import sys
 import warnings
 
-from .errors import DivergedError, Interrupted, UsageError, cli_text
+from .errors import (
+    QUOTE_LIMIT,
+    DivergedError,
+    Interrupted,
+    UsageError,
+    cli_text,
+    one_line,
+    quoted,
+    shorten_quotes,
+)
 from .training.signals import sigterm_interrupts
 from .version import __version__
 
@@ -42,7 +51,7 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(shorten_quotes(message))}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +81,9 @@ def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # the command's own prefix, as its other errors
-        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+        getattr(args, "_parser", parser).error(
+            "unrecognized arguments: "
+            + " ".join(u if len(u) <= QUOTE_LIMIT else quoted(u) for u in unknown))
     if args.command is None:  # a bare `swapbn`: what it is for and the command list
         parser.print_help()
         return 0
@@ -85,10 +96,10 @@ def _main(argv: list[str] | None) -> int:
     except BrokenPipeError:
         raise
     except (UsageError, ValueError, OSError) as exc:
-        print(f"swapbn {args.command}: error: {cli_text(exc)}", file=sys.stderr)
+        print(f"swapbn {args.command}: error: {one_line(cli_text(exc))}", file=sys.stderr)
         return 2
     except DivergedError as exc:
-        print(f"swapbn {args.command}: {exc}", file=sys.stderr)
+        print(f"swapbn {args.command}: {one_line(str(exc))}", file=sys.stderr)
         return 3
     except Interrupted as exc:
         print(f"swapbn {args.command}: terminated (signal {exc.signum}); the last checkpoint of "
@@ -104,7 +115,7 @@ def _warning_line(command: str):
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         text = (str(message).strip().splitlines() or [category.__name__])[0]
-        print(f"swapbn {command}: warning: {text}", file=sys.stderr)
+        print(f"swapbn {command}: warning: {one_line(text)}", file=sys.stderr)
 
     return show
 

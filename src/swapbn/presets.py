@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from .activations import ACTIVATIONS
+from .errors import quoted
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ PAPER: dict[tuple[str, str, str, str], Recipe] = {
 def activation_family(act: str) -> str:
     """'relu' for ReLU, 'bounded' for every bounded activation (they share the Tanh table)."""
     if act not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {act!r}; choose from {', '.join(ACTIVATIONS)}")
+        raise ValueError(f"unknown activation {quoted(act)}; choose from {', '.join(ACTIVATIONS)}")
     return "bounded" if ACTIVATIONS[act].bounded else "relu"
 
 
@@ -96,7 +97,7 @@ def preset_order(order: str) -> str:
 def paper_recipe(family: str, act: str, order: str, dataset: str) -> Recipe:
     """The paper's recipe for a model family, activation, order and data set."""
     if dataset not in PRESET_DATASETS:
-        raise ValueError(f"the paper has no recipe for data set {dataset!r}; "
+        raise ValueError(f"the paper has no recipe for data set {quoted(dataset)}; "
                          f"--preset paper covers {', '.join(PRESET_DATASETS)}")
     return PAPER[(family, activation_family(act), preset_order(order), dataset)]
 

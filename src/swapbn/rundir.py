@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from .atomic import atomic_write, json_text, refuse_link, write_bytes, write_json, write_text
-from .errors import RecordError, RunBusy, UsageError
+from .errors import RecordError, RunBusy, UsageError, quoted
 from .metrics.samples import ChannelSamples
 from .models import build_model
 
@@ -188,7 +188,7 @@ def check_fields(value: object, types: dict[str, tuple], required: tuple[str, ..
         if isinstance(v, bool) and bool not in allowed or not isinstance(v, allowed) or \
                 isinstance(v, float) and not math.isfinite(v):
             names = "/".join("null" if t is type(None) else t.__name__ for t in allowed)
-            raise RecordError(f"{where}: field {key!r} must be {names}, found {v!r:.40}")
+            raise RecordError(f"{where}: field {quoted(key)} must be {names}, found {quoted(v, 40)}")
     return value
 
 
@@ -279,7 +279,7 @@ class RunDir:
             return None
         value = check_final(read_record(path, FINAL_TYPES, ("status",)), str(path))
         if value["status"] not in STATUSES:
-            raise RecordError(f"{path}: unknown status {value['status']!r}; one of "
+            raise RecordError(f"{path}: unknown status {quoted(value['status'])}; one of "
                               f"{', '.join(STATUSES)} expected")
         final = FinalRecord.from_dict(value)
         problem = self.incomplete(final) if final.status == "completed" else None
@@ -415,11 +415,15 @@ class RunDir:
     def load_model(self, device: str | torch.device = "cpu") -> nn.Module:
         """The run's model rebuilt from config.json with checkpoint.pt's weights."""
         config = self.model_config()
-        model = build_model(config["arch"], num_classes=config["num_classes"],
-                            act=config["act"], order=config["order"],
-                            width=config.get("width", 1.0), in_channels=config.get("in_channels", 3),
-                            image_size=config.get("image_size", 32), bias=config.get("bias", True),
-                            act_kwargs=config.get("act_kwargs"))
+        try:
+            model = build_model(config["arch"], num_classes=config["num_classes"],
+                                act=config["act"], order=config["order"],
+                                width=config.get("width", 1.0),
+                                in_channels=config.get("in_channels", 3),
+                                image_size=config.get("image_size", 32),
+                                bias=config.get("bias", True), act_kwargs=config.get("act_kwargs"))
+        except ValueError as exc:  # a model config.json names but cannot build
+            raise RecordError(f"{self.path / CONFIG}: {exc}") from None
         self.load_weights(model, self.checkpoint(device)["model"])
         return model.to(device)
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from ..data.archive import is_archive
-from ..errors import UsageError
+from ..errors import UsageError, quoted
 from ..experiments import (
     EXPERIMENTS,
     SCALES,
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     experiment = get_experiment(args.name)
     scale = get_scale(args.scale)
     if args.backend not in BACKENDS:
-        raise UsageError(f"unknown backend {args.backend!r}; choose from {', '.join(BACKENDS)}")
+        raise UsageError(f"unknown backend {quoted(args.backend)}; choose from {', '.join(BACKENDS)}")
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if args.address and args.backend != "ray":
@@ -124,12 +124,12 @@ def run(args: argparse.Namespace) -> int:
         settings = {s.tags["setting"] for s in specs}
         missing = sorted(set(args.only) - settings)
         if missing:
-            raise UsageError(f"--only: no setting {missing[0]!r} in {experiment.name}; choose "
+            raise UsageError(f"--only: no setting {quoted(missing[0])} in {experiment.name}; choose "
                              f"from {', '.join(sorted(settings))}")
         specs = [s for s in specs if s.tags["setting"] in args.only]
     unknown = sorted(set(args.force) - {s.run_id for s in specs})
     if unknown:
-        raise UsageError(f"--force: no run {unknown[0]!r} in this sweep (see --dry-run)")
+        raise UsageError(f"--force: no run {quoted(unknown[0])} in this sweep (see --dry-run)")
     planned = check_existing(specs, out, force=frozenset(args.force),
                              retry_failed=args.retry_failed)
     counts = {s: sum(p.state == s for p in planned)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..atomic import json_text
-from ..errors import DivergedError, UsageError
+from ..errors import DivergedError, UsageError, shown_path
 from ..models import OWN_ACT, is_zoo_model
 from ..rundir import FinalRecord
 from ..training import train
@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
                            f"{config.order}{'-nwdbn' if config.nwdbn else ''}-s{config.seed}")
     stream = sys.stderr if args.json else sys.stdout
     if not args.quiet:
-        print(f"{describe(config)} -> {out}", file=stream, flush=True)
+        print(f"{describe(config)} -> {shown_path(out)}", file=stream, flush=True)
     try:
         final = train(config, out, progress=not args.quiet, resume=args.resume,
                       force=args.force, stream=stream, tensorboard=args.tensorboard, ranks=ranks,

@@ -31,7 +31,8 @@ def fingerprint(entries: Iterable[tuple[str, int, int]], *extra: object) -> str:
     """Hash of (relative path, size, mtime_ns) of every source file plus `extra` settings."""
     h = hashlib.sha256(f"swapbn-data-{FORMAT}|{extra!r}".encode())
     for rel, size, mtime in sorted(entries):
-        h.update(f"{rel}\0{size}\0{mtime}\n".encode())
+        # the name's own bytes: a name that is not UTF-8 holds surrogates (os.fsdecode)
+        h.update(os.fsencode(rel) + f"\0{size}\0{mtime}\n".encode())
     return h.hexdigest()[:24]
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import UsageError
+from ..errors import UsageError, quoted
 from .loaders import Loader, MemoryLoader, StreamLoader
 
 
@@ -83,7 +83,7 @@ class DataSet:
         if isinstance(name, Split):
             return name
         if name not in ("train", "test", "val"):
-            raise UsageError(f"unknown split {name!r}; choose train, test or val")
+            raise UsageError(f"unknown split {quoted(name)}; choose train, test or val")
         split = getattr(self, name)
         if split is None:
             raise UsageError(f"data set {self.name} has no {name} split (set val_split > 0)")

@@ -1,7 +1,9 @@
 """Listing image-folder trees and decoding image files into uint8 tensors.
 
 Paths are plain strings here: data sets hold tens of thousands of files, and pathlib objects
-for each would cost more than the directory listing itself.
+for each would cost more than the directory listing itself. A name that is not UTF-8 is the
+str `os.fsdecode` makes of it (undecodable bytes as surrogates), opened as any other and shown
+in errors by `shown_path` (docs/faults.md, "Names and long values").
 
 Every image's size is read from its header before it is decoded (`header_size`): a small file
 can declare a huge image (a decompression bomb: a 109 kB PNG of 30000x30000 pixels decodes to
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..errors import UsageError
+from ..errors import UsageError, quoted, shown_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 JPEG_EXTENSIONS = (".jpg", ".jpeg")
@@ -55,9 +57,12 @@ def class_folders(folder: str) -> list[str]:
 def read_bytes(path: str) -> torch.Tensor:
     try:
         with open(path, "rb") as fh:
-            return torch.frombuffer(bytearray(fh.read()), dtype=torch.uint8)
+            data = fh.read()
     except OSError as exc:
-        raise UsageError(f"cannot read image {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot read image {shown_path(path)}: {exc.strerror or exc}") from None
+    if not data:  # torch.frombuffer refuses an empty buffer without naming the file
+        raise UsageError(f"cannot read image {shown_path(path)}: an empty file (0 bytes)")
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 
 def max_pixels() -> int:
@@ -70,7 +75,7 @@ def max_pixels() -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise UsageError(f"{MAX_PIXELS_ENV}={text[:40]!r}: a positive number of pixels expected")
+        raise UsageError(f"{MAX_PIXELS_ENV}={quoted(text, 40)}: a positive number of pixels expected")
     return value
 
 
@@ -87,7 +92,7 @@ def pil_image():
 
 def too_large(path: str, pixels: int, shape: str = "") -> UsageError:
     return UsageError(
-        f"image {path} has {shape}{pixels / 1e6:.0f} megapixels, more than the "
+        f"image {shown_path(path)} has {shape}{pixels / 1e6:.0f} megapixels, more than the "
         f"{max_pixels() / 1e6:g} allowed for one image (a decompression bomb guard; "
         f"{MAX_PIXELS_ENV}=PIXELS raises it)")
 
@@ -154,9 +159,13 @@ def decode_with_pil(path: str, channels: int) -> torch.Tensor:
     try:
         with open(path, "rb") as fh, Image.open(io.BytesIO(fh.read())) as img:
             arr = np.asarray(img.convert("RGB" if channels == 3 else "L"))
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+    except UnidentifiedImageError:  # its message names the in-memory copy, not the file
+        raise UsageError(f"cannot read image {shown_path(path)}: not an image file (no "
+                         "format PIL knows)") from None
+    except (OSError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"cannot read image {path}: {reason}") from None
+        reason = re.sub(r" ?<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", reason)
+        raise UsageError(f"cannot read image {shown_path(path)}: {reason}") from None
     t = torch.from_numpy(arr.copy())
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
@@ -167,7 +176,7 @@ def image_size(path: str) -> tuple[int, int]:
     size = header_size(path)
     if size is None:
         decode_with_pil(path, 3)  # says why in one line
-        raise UsageError(f"cannot read image {path}: not an image PIL can read")
+        raise UsageError(f"cannot read image {shown_path(path)}: not an image PIL can read")
     return size
 
 
@@ -193,8 +202,9 @@ def decode_chunk(paths: Sequence[str], channels: int,
 def different_size(path: str, size: tuple[int, ...], first: str,
                    first_size: tuple[int, ...]) -> UsageError:
     """Sizes are (height, width)."""
-    return UsageError(f"image {path} is {size[1]}x{size[0]}, but {first} is "
-                      f"{first_size[1]}x{first_size[0]}; a small-image set needs one size")
+    return UsageError(f"image {shown_path(path)} is {size[1]}x{size[0]}, but "
+                      f"{shown_path(first)} is {first_size[1]}x{first_size[0]}; a small-image "
+                      "set needs one size")
 
 
 def decode_files(paths: Sequence[str], channels: int = 3) -> torch.Tensor:

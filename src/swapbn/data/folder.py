@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UsageError
+from ..errors import UsageError, shown_path
 from . import cache
 from .dataset import Augmentation, DataSet, Split
 from .decode import class_folders, decode_file, decode_files, image_size, list_images
@@ -65,15 +65,16 @@ def read_class_tree(
     if classes is None:
         classes = class_folders(str(folder))
     if not classes:
-        raise UsageError(f"{folder} has no class folders; expected {folder}/<class>/<images>")
+        raise UsageError(f"{shown_path(folder)} has no class folders; expected "
+                         f"{shown_path(folder)}/<class>/<images>")
     out = FileList()
     for label, name in enumerate(classes):
         class_dir = folder / name / inner if inner else folder / name
         if not class_dir.is_dir():
-            raise UsageError(f"missing class folder {class_dir}")
+            raise UsageError(f"missing class folder {shown_path(class_dir)}")
         out.add(top, list_images(str(class_dir)), label)
     if not out.files:
-        raise UsageError(f"no image files under {folder}")
+        raise UsageError(f"no image files under {shown_path(folder)}")
     return out, classes
 
 
@@ -174,7 +175,7 @@ def load(root: Path, seed: int) -> DataSet:
     top = descend(root, has_split_folders)
     if top is None:
         raise UsageError(
-            f"{root} is not an image-folder tree: expected train/<class>/<images> and "
+            f"{shown_path(root)} is not an image-folder tree: expected train/<class>/<images> and "
             "test/<class>/<images> (or val/<class>/<images>)"
         )
     train_dir, test_dir = split_folders(top)

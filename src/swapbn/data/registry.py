@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UsageError
+from ..errors import UsageError, quoted, shown_path
 from . import cifar, digits, folder, imagenet, tinyimagenet
 from .archive import extract_hint, extracted, is_archive
 from .dataset import DataSet
@@ -78,17 +78,17 @@ def load_dataset(
     images. Mean and std describe the training images actually used.
     """
     if name not in DATASETS:
-        raise UsageError(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
+        raise UsageError(f"unknown data set {quoted(name)}; choose from {', '.join(DATASETS)}")
     if root is not None:
         root = Path(root).expanduser()
         if download and name in ("cifar10", "cifar100"):
             root.mkdir(parents=True, exist_ok=True)
         if not root.exists():
-            raise UsageError(f"data root {root} does not exist")
+            raise UsageError(f"data root {shown_path(root)} does not exist")
         if is_archive(root) and name in ARCHIVED:
             root = extracted(root)
         elif not root.is_dir():
-            raise UsageError(f"data root {root} is not a folder"
+            raise UsageError(f"data root {shown_path(root)} is not a folder"
                              + (f"; {extract_hint(root)}" if is_archive(root) else ""))
     data = DATASETS[name](root, seed, download)
     return check_classes(_select(data, train_subset, int(val_split), seed))
@@ -104,8 +104,8 @@ def check_classes(data: DataSet) -> DataSet:
     empty = [data.classes[i] for i in torch.nonzero(counts == 0).flatten().tolist()]
     if empty:
         raise UsageError(f"data set {data.name}: {len(empty)} of {data.num_classes} classes have "
-                         f"no training images (e.g. {empty[0]!r}); give a larger --train-subset "
-                         "or add images")
+                         f"no training images (e.g. {quoted(empty[0])}); give a larger "
+                         "--train-subset or add images")
     return data
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import UsageError, quoted
 from ..presets import activation_family
 from .grid import grid_points
 from .scales import SHARED_RECIPE, Scale
@@ -233,7 +233,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
 
 def get_experiment(name: str) -> Experiment:
     if name not in EXPERIMENTS:
-        raise UsageError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
+        raise UsageError(f"unknown experiment {quoted(name)}; choose from {', '.join(EXPERIMENTS)}")
     return EXPERIMENTS[name]
 
 

@@ -22,7 +22,7 @@ from typing import TextIO
 import torch
 
 from ..atomic import refuse_link
-from ..errors import RecordError, UsageError
+from ..errors import RecordError, UsageError, quoted
 from ..rundir import FinalRecord, RunDir
 from ..training import TrainConfig
 from ..training.fast import HOW_FIELDS
@@ -150,7 +150,7 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
                     cpus_per_run=cpus, gpus_per_run=options.gpus_per_run,
                     on_result=on_result, say=lambda text: print(text, file=stream, flush=True))
     else:
-        raise UsageError(f"unknown backend {options.backend!r}; choose from local, ray")
+        raise UsageError(f"unknown backend {quoted(options.backend)}; choose from local, ray")
     return time.perf_counter() - started
 
 

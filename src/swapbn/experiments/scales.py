@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import UsageError
+from ..errors import UsageError, quoted
 from ..presets import CPU_BATCH_SIZE, CPU_EPOCHS, CPU_MILESTONES, PRESET_DATASETS
 from ..training.config import CPU_WIDTH
 
@@ -144,5 +144,5 @@ SCALES: dict[str, Scale] = {
 
 def get_scale(name: str) -> Scale:
     if name not in SCALES:
-        raise UsageError(f"unknown scale {name!r}; choose from {', '.join(SCALES)}")
+        raise UsageError(f"unknown scale {quoted(name)}; choose from {', '.join(SCALES)}")
     return SCALES[name]

@@ -7,6 +7,7 @@ from functools import partial
 
 from torch import nn
 
+from ..errors import quoted
 from .mobilenet import MobileNet, mobilenet
 from .vgg import VGG, VGG16_DEPTHS, vgg11, vgg16, vgg16_n
 from .zoo import OWN_ACT, ZOOS, build_zoo, check_zoo, zoo_alternatives, zoo_of
@@ -35,7 +36,7 @@ def check_model(name: str) -> str:
         return check_zoo(name)
     if name not in MODELS:
         elsewhere = zoo_alternatives(name)
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}"
+        raise ValueError(f"unknown model {quoted(name)}; choose from {', '.join(MODELS)}"
                          + (f", or {' or '.join(elsewhere)}" if elsewhere else
                             f", or a zoo's as {' or '.join(z.prefix + 'NAME' for z in ZOOS.values())}"))
     return name

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..errors import quoted
 from ..fx import replace_activations, swap_norm_act
 from . import timm as timm_zoo
 from . import torchvision as torchvision_zoo
@@ -54,16 +55,16 @@ def check_zoo(name: str) -> str:
     """`name` when its zoo has it, else ValueError naming the close ones."""
     zoo = zoo_of(name)
     if zoo is None:
-        raise ValueError(f"unknown model zoo in {name!r}; prefixes are "
+        raise ValueError(f"unknown model zoo in {quoted(name)}; prefixes are "
                          f"{', '.join(z.prefix for z in ZOOS.values())}")
     try:
         names = zoo.names()
     except ImportError:
-        raise ValueError(f"{name} needs {zoo.label}: {zoo.install}") from None
+        raise ValueError(f"{quoted(name)} needs {zoo.label}: {zoo.install}") from None
     arch = name[len(zoo.prefix):]
     if arch not in names:
         close = difflib.get_close_matches(arch, names, n=5)
-        raise ValueError(f"unknown model {name!r}; "
+        raise ValueError(f"unknown model {quoted(name)}; "
                          + (f"close: {', '.join(zoo.prefix + c for c in close)}" if close
                             else f"{zoo.label} has {len(names)} others"))
     return name
@@ -93,7 +94,7 @@ def build_zoo(name: str, *, num_classes: int, act: str | None, order: str, width
         raise ValueError(f"{name} has {zoo.label}'s width; width {width:g} applies to "
                          "swapbn's own models")
     if order not in ("convention", "swap"):
-        raise ValueError(f"{name} runs in convention or swap order, not {order!r}")
+        raise ValueError(f"{name} runs in convention or swap order, not {quoted(order)}")
     model = zoo.create(name[len(zoo.prefix):], num_classes, in_channels)
     if act not in (None, OWN_ACT):
         model = replace_activations(model, act, **(act_kwargs or {}))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..atomic import refuse_link, write_json, write_text
-from ..errors import UsageError
+from ..errors import UsageError, quoted, shown_path
 from ..intervals import welch
 from .config import TrainConfig
 from .loop import train
@@ -31,7 +31,7 @@ COMPARE_MD = "compare.md"
 def check_orders(orders: Sequence[str]) -> list[str]:
     for order in orders:
         if order not in COMPARE_ORDERS:
-            raise UsageError(f"unknown order {order!r}; choose from {', '.join(COMPARE_ORDERS)}")
+            raise UsageError(f"unknown order {quoted(order)}; choose from {', '.join(COMPARE_ORDERS)}")
     if len(set(orders)) != len(orders) or not orders:
         raise UsageError(f"orders must be distinct and at least one, got {','.join(orders)}")
     return list(orders)
@@ -156,7 +156,7 @@ def compare(base: TrainConfig, orders: Sequence[str], seeds: Sequence[int], out_
         board = (None if tensorboard is None else
                  Path(tensorboard) / run_name(order, seed) if str(tensorboard) else "")
         if progress:
-            print(overall_text(i, len(configs), f"{order} seed {seed} -> {run_dir}",
+            print(overall_text(i, len(configs), f"{order} seed {seed} -> {shown_path(run_dir)}",
                                time.perf_counter() - started, i - 1), file=stream, flush=True)
         refuse_link(run_dir)  # folders compare names itself are never links
         if board:

@@ -18,7 +18,7 @@ import torch
 from ..activations import ACTIVATIONS, make_activation
 from ..blocks import ORDERS
 from ..data import DATASETS
-from ..errors import UsageError
+from ..errors import UsageError, quoted, shown_path
 from ..models import OWN_ACT, check_model, is_zoo_model, model_family, zoo_of
 from ..presets import (
     CPU_BATCH_SIZE,
@@ -73,7 +73,7 @@ def parse_milestones(text: str) -> list[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise UsageError(f"--milestones needs comma-separated epoch numbers, got {text!r}") from None
+        raise UsageError(f"--milestones needs comma-separated epoch numbers, got {quoted(text)}") from None
 
 
 def parse_seeds(tokens: str | list[str]) -> list[int]:
@@ -83,11 +83,11 @@ def parse_seeds(tokens: str | list[str]) -> list[int]:
     try:
         values = [int(x) for item in items for x in item.replace(",", " ").split()]
     except ValueError:
-        raise UsageError(f"--seeds needs comma-separated integers, got {text!r}") from None
+        raise UsageError(f"--seeds needs comma-separated integers, got {quoted(text)}") from None
     if not values or min(values) < 0:
-        raise UsageError(f"--seeds needs one or more non-negative integers, got {text!r}")
+        raise UsageError(f"--seeds needs one or more non-negative integers, got {quoted(text)}")
     if len(set(values)) != len(values):
-        raise UsageError(f"--seeds needs distinct seeds, got {text!r}")
+        raise UsageError(f"--seeds needs distinct seeds, got {quoted(text)}")
     return values
 
 
@@ -104,7 +104,7 @@ def parse_act_kwargs(text: str) -> dict[str, float]:
             out[key.strip()] = float(value)
         except ValueError:
             raise UsageError(f"--act-kwargs needs name=number pairs separated by commas, "
-                             f"got {text!r}") from None
+                             f"got {quoted(text)}") from None
     return out
 
 
@@ -120,7 +120,7 @@ def resolve_precision(precision: str, device: str) -> str:
 
 def _choose(what: str, value: object, choices: tuple[str, ...] | list[str]) -> None:
     if value not in choices:
-        raise UsageError(f"unknown {what} {value!r}; choose from {', '.join(choices)}")
+        raise UsageError(f"unknown {what} {quoted(value)}; choose from {', '.join(choices)}")
 
 
 def _check_arch(config: TrainConfig) -> None:
@@ -224,7 +224,7 @@ class TrainConfig:
                     raise UsageError(str(exc.args[0])) from None
         else:
             if self.dataset not in PRESET_DATASETS:
-                raise UsageError(f"--preset paper has no recipe for data set {self.dataset!r}; "
+                raise UsageError(f"--preset paper has no recipe for data set {quoted(self.dataset)}; "
                                  f"the paper's tables cover {', '.join(PRESET_DATASETS)}")
             recipe = paper_recipe(model_family(self.arch), self.act, self.order,
                                   self.dataset).to_dict()
@@ -261,7 +261,7 @@ class TrainConfig:
             _choose("preset", self.preset, PRESETS)
         _choose("precision", self.precision, PRECISIONS)
         if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", str(self.device)):
-            raise UsageError(f"unknown device {self.device!r}; choose from {', '.join(DEVICES)}"
+            raise UsageError(f"unknown device {quoted(self.device)}; choose from {', '.join(DEVICES)}"
                              " (or cuda:N)")
 
     def check(self) -> None:
@@ -301,7 +301,7 @@ class TrainConfig:
             raise UsageError(f"track-stats must be zero (off) or a number of epochs, "
                              f"got {self.stats_every}")
         if self.data_root is not None and not Path(self.data_root).expanduser().exists():
-            raise UsageError(f"data root {self.data_root} does not exist")
+            raise UsageError(f"data root {shown_path(self.data_root)} does not exist")
         if self.batch_size < 2 and self.order != "nobn":
             raise UsageError("batch size must be at least 2 with batch normalization")
         try:
@@ -314,6 +314,6 @@ class TrainConfig:
         """Legal settings that are surely a mistake (one line each, for stderr)."""
         out = []
         if self.data_root is not None and self.dataset in NO_DATA_ROOT:
-            out.append(f"--data-root {self.data_root} is not read: data set {self.dataset} is "
+            out.append(f"--data-root {shown_path(self.data_root)} is not read: data set {self.dataset} is "
                        "built in")
         return out
