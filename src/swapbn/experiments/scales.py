@@ -78,6 +78,14 @@ SMOKE_BASE: dict = {
     "batch_size": 64,
 }
 
+def cpu_variant(name: str, about: str, *, base: dict, seeds: tuple[int, ...],
+                checks: dict) -> Scale:
+    """A variant of the cpu scale (its data, budget and no-BN stand-in), checked against it."""
+    return Scale(name=name, about=about, datasets=("cifar10",), main_dataset="cifar10",
+                 seeds=seeds, base=base, needs_data_root=True, budget="cpu",
+                 nobn_stand_in="vgg16_11", reference="cpu", checks=checks)
+
+
 SCALES: dict[str, Scale] = {
     "paper": Scale(
         name="paper",
@@ -103,34 +111,16 @@ SCALES: dict[str, Scale] = {
         grid_seeds=(0,),
         nobn_stand_in="vgg16_11",
     ),
-    "cpu-shared": Scale(
-        name="cpu-shared",
-        about="the cpu scale with one recipe for every setting (lr 0.05, wd 5e-4): how much "
-              "the cpu scale's conclusions depend on the recipe; 1 seed",
-        datasets=("cifar10",),
-        main_dataset="cifar10",
-        seeds=(0,),
+    "cpu-shared": cpu_variant(
+        "cpu-shared", "the cpu scale with one recipe for every setting (lr 0.05, wd 5e-4): "
+        "how much the cpu scale's conclusions depend on the recipe; 1 seed",
         base={**{k: v for k, v in CPU_BASE.items() if k != "preset"}, **SHARED_RECIPE},
-        needs_data_root=True,
-        budget="cpu",
-        nobn_stand_in="vgg16_11",
-        reference="cpu",
-        checks={"table2": ()},
-    ),
-    "cpu-bf16": Scale(
-        name="cpu-bf16",
-        about="the cpu scale in bf16 autocast: whether bf16 changes the cpu scale's "
-              "conclusions (fast only on CPUs with native bf16)",
-        datasets=("cifar10",),
-        main_dataset="cifar10",
-        seeds=(0, 1, 2),
-        base={**CPU_BASE, "precision": "bf16"},
-        needs_data_root=True,
-        budget="cpu",
-        nobn_stand_in="vgg16_11",
-        reference="cpu",
-        checks={"table2": ("tanh/convention", "tanh/swap")},
-    ),
+        seeds=(0,), checks={"table2": ()}),
+    "cpu-bf16": cpu_variant(
+        "cpu-bf16", "the cpu scale in bf16 autocast: whether bf16 changes the cpu scale's "
+        "conclusions (fast only on CPUs with native bf16)",
+        base={**CPU_BASE, "precision": "bf16"}, seeds=(0, 1, 2),
+        checks={"table2": ("tanh/convention", "tanh/swap")}),
     "smoke": Scale(
         name="smoke",
         about="digits (128 training images), width 1/16, 1 epoch, 1 seed",
