@@ -130,14 +130,20 @@ def cpu_recipes() -> dict[str, dict]:
     return dict(table.get("recipes", {}))
 
 
+def cpu_recipe_models(arch: str) -> tuple[str, ...]:
+    """The models whose cpu recipe `arch` takes, in the order they are looked up."""
+    return (arch, CPU_STAND_IN) if DEPTH_MODEL.fullmatch(arch) else (arch,)
+
+
 def cpu_recipe(arch: str, act: str, order: str) -> Recipe:
     """The cpu scale's recipe; KeyError (naming the grid to run) when none was chosen yet."""
     table = cpu_recipes()
-    for model in (arch, CPU_STAND_IN if DEPTH_MODEL.fullmatch(arch) else None):
-        entry = table.get(recipe_key(model, act, order)) if model else None
+    for model in cpu_recipe_models(arch):
+        entry = table.get(recipe_key(model, act, order))
         if entry is not None:
             return Recipe(CPU_EPOCHS, float(entry["lr"]), CPU_MILESTONES, float(entry["wd"]),
                           CPU_BATCH_SIZE)
-    raise KeyError(f"no cpu-scale recipe for {recipe_key(arch, act, order)} yet: run the "
+    key = recipe_key(cpu_recipe_models(arch)[-1], act, order)
+    raise KeyError(f"no cpu-scale recipe for {key} yet: run the "
                    "paper's grid for it (swapbn sweep NAME --scale cpu --grid) and choose with "
                    "swapbn recipes")

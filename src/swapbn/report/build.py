@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -266,7 +267,8 @@ def not_run_section(root: Path, runs: list[Run]) -> list[str]:
                     f"{root}/{folder}`")
             needs = sorted({_recipe_missing(s) for s in missing} - {None})
             if needs:
-                item += f" (first: {'; '.join(needs)})"
+                item += (f" (first the grid of {', '.join(needs)}, then `swapbn recipes "
+                         f"{root}/grid --write src/swapbn/cpu_recipes.json`)")
             items.append(item)
         if items:
             lines += [f"## Not yet run at scale {name} and its variants", "", *items, ""]
@@ -274,11 +276,12 @@ def not_run_section(root: Path, runs: list[Run]) -> list[str]:
 
 
 def _recipe_missing(spec) -> str | None:
-    """The recipe a planned run still lacks (the error that names its grid), or None."""
+    """The cpu recipe a planned run still lacks (as 'vgg16_11/bounded/swap'), or None."""
     try:
         TrainConfig(**spec.config).resolve()
     except UsageError as exc:
-        return str(exc).split(": run the")[0] if "recipe" in str(exc) else None
+        found = re.search(r"no cpu-scale recipe for (\S+) yet", str(exc))
+        return found.group(1) if found else None
     return None
 
 
