@@ -13,6 +13,7 @@ import pytest
 
 from report_fakes import _stats
 from swapbn.cli import main
+from swapbn.experiments.grid import grid_points
 from swapbn.experiments.recipes import above_chance, choose, grid_records, recipe_table
 from swapbn.presets import CPU_RECIPES_FILE
 from swapbn.report.build import build_report
@@ -104,25 +105,27 @@ def test_above_chance_is_a_one_sided_binomial_test(accuracy, images, classes):
 def test_no_bn_at_chance_did_not_train_and_writes_no_recipe(tmp_path, capsys):
     from swapbn.rundir import FinalRecord, RunDir
 
-    def run(name, order, lr, val):
-        config = {"arch": "vgg16", "act": "tanh", "order": order, "lr": lr, "wd": 1e-4,
+    def run(name, order, lr, wd, val):
+        config = {"arch": "vgg16", "act": "tanh", "order": order, "lr": lr, "wd": wd,
                   "seed": 0, "val_images": 5000, "num_classes": 10, "dataset": "cifar10",
                   "tags": {"experiment": "nobn", "scale": "cpu", "grid": True,
-                           "setting": order, "variant": f"{order}/lr={lr:g},wd=0.0001"}}
+                           "setting": order, "variant": f"{order}/lr={lr:g},wd={wd:g}"}}
         d = RunDir(tmp_path / "grid" / name)
         d.path.mkdir(parents=True)
         d.write_config(config)
         d.write_metrics([{"epoch": 1, "test_acc": val}])
         d.write_final(FinalRecord("completed", final_test_acc=val, final_val_acc=val,
                                   epochs_completed=1, stats=STATS))
-    run("a", "convention", 0.1, 55.0)
-    run("b", "convention", 0.01, 60.0)
-    run("c", "nobn", 0.1, 10.0)
-    run("d", "nobn", 0.01, 10.1)
+    for i, point in enumerate(grid_points("cifar10")):  # the convention's whole grid
+        best = point == {"lr": 0.01, "wd": 1e-4}
+        run(f"c{i}", "convention", point["lr"], point["wd"], 60.0 if best else 55.0)
+    run("n1", "nobn", 0.1, 1e-4, 10.0)  # no BN's grid: two points so far, both at chance
+    run("n2", "nobn", 0.01, 1e-4, 10.1)
     out = tmp_path / "recipes.json"
     assert main(["recipes", str(tmp_path / "grid"), "--write", str(out)]) == 0
     text = capsys.readouterr().out
     assert "did not train at this budget" in text
+    assert "not chosen yet (grid not finished): nobn nobn" in text
     table = json.loads(out.read_text())["recipes"]
     assert table == {"vgg16/bounded/convention": {
         "lr": 0.01, "wd": 1e-4, "criterion": "val", "val_acc": 60.0,

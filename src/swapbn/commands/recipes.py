@@ -14,7 +14,6 @@ from ..experiments.recipes import (
     grid_records,
     markdown_choices,
     recipe_table,
-    unfinished,
     write_recipes,
 )
 
@@ -40,11 +39,11 @@ def run(args: argparse.Namespace) -> int:
     chosen = choose(records)
     if not chosen:
         raise UsageError(f"no grid runs (swapbn sweep NAME --grid) under {root}")
-    running = unfinished(records)
-    if args.write is not None and running:
-        raise UsageError(f"{len(running)} grid runs have not finished (e.g. {running[0]}); "
-                         "run their sweep to the end before writing recipes")
     print(markdown_choices(chosen))
+    running = [c for c in chosen if not c.complete]
+    if running:
+        print(f"not chosen yet (grid not finished): "
+              f"{', '.join(f'{c.experiment} {c.setting}' for c in running)}")
     for line in conflicts(chosen):
         print(f"two grids disagree: {line}")
     if args.write is not None:

@@ -39,6 +39,7 @@ class Chosen:
     trained: bool  # some grid point beat chance on the split that chose
     chance: float  # chance accuracy, % (100 / classes)
     planned: int = 0  # the grid's runs: its points times the seeds found
+    complete: bool = False  # every planned grid run has ended (completed or diverged)
 
     @property
     def key(self) -> str:
@@ -91,9 +92,10 @@ def choose(records: Iterable[dict]) -> list[Chosen]:
                                        classes) for r in runs)
             seeds = {r["config"].get("seed") for r in runs}
             planned = len(grid_points(str(config.get("dataset")))) * len(seeds)
+            complete = len(runs) >= planned and not unfinished(runs)
             out.append(Chosen(exp, setting, str(config.get("arch")), str(config.get("act")),
                               str(config.get("order")), choice, trained, 100 / classes,
-                              planned))
+                              planned, complete))
     return out
 
 
@@ -125,11 +127,12 @@ def conflicts(chosen: list[Chosen]) -> list[str]:
 
 def recipe_table(chosen: list[Chosen], about: str) -> dict:
     """The recipe file's content (presets.cpu_recipes reads it): the chosen lr and wd of every
-    trained setting that owns a recipe; later grids of the same key keep the first choice
-    (`conflicts` lists where they differ)."""
+    trained setting that owns a recipe and whose grid has ended (a grid still running chooses
+    nothing yet); later grids of the same key keep the first choice (`conflicts` lists where
+    they differ)."""
     recipes: dict[str, dict] = {}
     for c in chosen:
-        if c.key and c.trained and c.key not in recipes:
+        if c.key and c.trained and c.complete and c.key not in recipes:
             recipes[c.key] = {"lr": c.choice.lr, "wd": c.choice.wd,
                               "criterion": c.choice.criterion, "val_acc": c.choice.mean_val_acc,
                               "chosen_from": f"{c.experiment} {c.setting}"}
