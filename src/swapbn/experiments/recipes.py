@@ -154,8 +154,8 @@ def markdown_choices(chosen: list[Chosen]) -> str:
         ch = c.choice
         val = f"{ch.mean_val_acc:.2f}" if ch.mean_val_acc is not None else "—"
         test = f"{ch.mean_test_acc:.2f}" if ch.mean_test_acc > -1 else "—"
-        trained = "yes" if c.trained else f"**no** (chance {c.chance:.0f}%): did not train " \
-                                          "at this budget"
+        trained = ("yes" if c.trained else "not yet (grid not finished)" if not c.complete
+                   else f"**no** (chance {c.chance:.0f}%): did not train at this budget")
         done = sum(v["completed"] for v in ch.candidates.values())
         rows.append(f"| {c.experiment} | {c.setting} | {c.label} | {done} of {c.planned} | "
                     f"{ch.lr:g} | {ch.wd:g} | {ch.criterion} | {val} | {test} | {trained} |")
