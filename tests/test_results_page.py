@@ -124,8 +124,14 @@ def test_no_bn_at_chance_did_not_train_and_writes_no_recipe(tmp_path, capsys):
     out = tmp_path / "recipes.json"
     assert main(["recipes", str(tmp_path / "grid"), "--write", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "did not train at this budget" in text
+    assert "| nobn | nobn | vgg16/bounded/nobn | 2 of 8 |" in text
+    assert "not yet (grid not finished)" in text  # no verdict on a grid still running
     assert "not chosen yet (grid not finished): nobn nobn" in text
+    for i, point in enumerate(grid_points("cifar10")[:6]):  # no BN's grid ends at chance
+        run(f"n{i + 3}", "nobn", point["lr"], point["wd"], 9.9)
+    assert main(["recipes", str(tmp_path / "grid")]) == 0
+    assert "| 8 of 8 | 0.01 | 0.0001 | val | 10.10 | 10.10 | **no** (chance 10%): did not train " \
+           "at this budget |" in capsys.readouterr().out
     table = json.loads(out.read_text())["recipes"]
     assert table == {"vgg16/bounded/convention": {
         "lr": 0.01, "wd": 1e-4, "criterion": "val", "val_acc": 60.0,
