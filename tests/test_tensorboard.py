@@ -4,6 +4,7 @@ metrics line, the per-layer measures of tracked epochs and histograms of channel
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,10 @@ def test_an_interrupted_and_resumed_run_has_one_event_per_epoch(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(tiny(stats_every=0), run_dir, progress=False, tensorboard="",
               on_epoch=stop_after_second_epoch)
+    # Event files are read in name order: a second-resolution time, then a per-process counter
+    # compared as text (…9 after …10). A resume within the same second as a tiny run's start
+    # could sort first and have TensorBoard drop its epoch; a real epoch takes longer.
+    time.sleep(1.1)
     final = train(tiny(stats_every=0), run_dir, progress=False, resume=True, tensorboard="")
     assert final.epochs_completed == 3
     lines = RunDir(run_dir).metrics()
