@@ -90,3 +90,13 @@ def test_the_page_links_its_files_from_where_it_lies(tmp_path, out):
     for f in sections[0].files:
         link = f.relative_to(page.parent).as_posix()
         assert f"]({link})" in text
+
+
+def test_one_scale_alone_is_not_checked_against_itself(tmp_path):
+    """Runs of one scale only form a section without a scale name; the variant check compares
+    a variant with its reference and so has nothing to say here."""
+    table2_at(tmp_path, "cpu", acts=("tanh",))
+    page = build_report(tmp_path, tmp_path / "page.md")[0].read_text()
+    assert "## table2" in page
+    assert "Does a variant of a scale change its conclusions?" not in page
+    assert "None against None" not in page

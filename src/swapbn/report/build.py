@@ -196,8 +196,8 @@ def scale_check_section(sections: list[Section]) -> list[str]:
     lines = []
     for (exp, scale), sec in by_key.items():
         reference = SCALES[scale].reference if scale in SCALES else None
-        ref = by_key.get((exp, reference))
-        if ref is None:
+        ref = by_key.get((exp, reference)) if reference is not None else None
+        if ref is None:  # a section of one scale has scale None: no variant to check
             continue
         lines += markdown_scale_check(exp, ref.groups, sec.groups, ref.checks, sec.checks,
                                       scale, reference)
