@@ -12,14 +12,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from .activations import ACTIVATION_MODULES, activation_bound
 from .blocks import Block
-
-# Asymptotes of common torch activations, for points on models not built by swapbn.
-_TORCH_BOUNDS: dict[type, float | None] = {
-    nn.Tanh: 1.0, nn.Softsign: 1.0, nn.Sigmoid: 1.0, nn.Hardsigmoid: 1.0,
-    nn.ReLU: None, nn.LeakyReLU: None, nn.GELU: None, nn.SiLU: None, nn.ELU: None,
-    nn.ReLU6: 6.0,
-}
 
 
 @dataclass(frozen=True)
@@ -47,18 +41,6 @@ class MeasurementPoint:
         return self.act is self.output
 
 
-def activation_bound(module: nn.Module) -> float | None:
-    """The asymptote of an activation module: its `bound` attribute, or a known torch one."""
-    if hasattr(module, "bound"):
-        return module.bound
-    if isinstance(module, nn.Hardtanh):
-        return max(abs(module.min_val), abs(module.max_val))
-    for cls, bound in _TORCH_BOUNDS.items():
-        if isinstance(module, cls):
-            return bound
-    return None
-
-
 def measurement_points(model: nn.Module) -> list[MeasurementPoint]:
     """One entry per block of a swapbn model, in forward order."""
     return [MeasurementPoint(name, m.kind, m.channels, m.act, m.output_module,
@@ -83,7 +65,7 @@ def resolve_points(model: nn.Module, points: Iterable | None = None) -> list[Mea
     None: every block of a swapbn model. Otherwise each item is a MeasurementPoint, an
     activation module (block output = activation output), or a tuple
     (act, output[, bound]) whose modules may be given by name; the bound defaults to the
-    activation's known asymptote (None for ReLU and other unbounded ones). A module that
+    activation's asymptote in the registry (None for ReLU and other unbounded ones). A module that
     runs several times in one forward pass pools all its outputs.
     """
     if points is None:
@@ -116,10 +98,10 @@ def resolve_points(model: nn.Module, points: Iterable | None = None) -> list[Mea
     return out
 
 
-def activation_points(model: nn.Module, types: tuple[type, ...] = (
-        nn.ReLU, nn.Tanh, nn.Softsign, nn.Hardtanh, nn.Sigmoid, nn.GELU, nn.SiLU),
-) -> list[MeasurementPoint]:
-    """Every activation module of `types` as a point whose block output is its own output.
+def activation_points(model: nn.Module, types: tuple[type, ...] = ACTIVATION_MODULES,
+                      ) -> list[MeasurementPoint]:
+    """Every activation module of `types` (default: every one the registry knows) as a point
+    whose block output is its own output.
 
     That is the convention order of torchvision / timm models (conv -> BN -> act).
     """
