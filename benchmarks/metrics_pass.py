@@ -34,10 +34,8 @@ import torch
 
 from swapbn import build_model
 from swapbn.data import load_dataset
-from swapbn.fx import bind_points
-from swapbn.metrics import ChannelSampler, gradient_probes, measure
-from swapbn.metrics.batches import hooked
-from swapbn.metrics.measure import attach, layer_statistics
+from swapbn.fx import resolve_points
+from swapbn.metrics import ChannelSampler, Hooks, PointObserver, gradient_probes, measure
 from swapbn.rundir import RunDir
 from swapbn.training.fast import in_memory_format
 from swapbn.training.loop import evaluate
@@ -84,17 +82,17 @@ def statistics_per_batch(model: torch.nn.Module, inputs: list[torch.Tensor],
                          rounds: int) -> dict[str, float]:
     """Forward passes with measure's hooks (default and fused statistics; without its setup)
     over forward passes without them, each batch timed under the three in turn."""
-    _, points = bind_points(model)
-    layers = {fused: layer_statistics(points) for fused in (False, True)}
+    points = resolve_points(model)
+    observers = {fused: [PointObserver(p, fused=fused) for p in points] for fused in (False, True)}
     spent = {None: 0.0, False: 0.0, True: 0.0}
     model.eval()
     with torch.no_grad():
         for _ in range(rounds):
             for x in inputs:
                 for fused in spent:
-                    with hooked([]) as handles:
-                        if fused is not None:
-                            attach(points, layers[fused], handles, fused)
+                    with Hooks() as hooks:
+                        for observer in observers.get(fused, []):
+                            observer.attach(hooks)
                         start = time.perf_counter()
                         model(x)
                         spent[fused] += time.perf_counter() - start

@@ -10,7 +10,7 @@ import scipy.stats
 import torch
 from torch import nn
 
-from swapbn.metrics import ChannelSampler, channel_samples
+from swapbn.metrics import ChannelSampler, Hooks, channel_samples
 from swapbn.metrics.samples import SkipReservoir
 
 
@@ -152,13 +152,11 @@ def test_a_short_stream_is_kept_whole_in_order():
     x = torch.arange(2 * 3 * 5, dtype=torch.float32).view(2, 3, 5)
     model = nn.Sequential(nn.Identity())
     sampler = ChannelSampler(channels=1, max_values=100)
-    handles: list = []
-    sampler.attach([type("P", (), {"name": "id", "act": model[0], "output": model[0]})],
-                   handles)
-    model(x[:1])
-    model(x[1:])
-    for h in handles:
-        h.remove()
+    with Hooks() as hooks:
+        sampler.attach([type("P", (), {"name": "id", "act": model[0], "output": model[0]})],
+                       hooks)
+        model(x[:1])
+        model(x[1:])
     got = sampler.result()
     np.testing.assert_array_equal(got.values("act", "id"), [[0, 1, 2, 3, 4, 15, 16, 17, 18, 19]])
     np.testing.assert_array_equal(got.layer_values("act", "id"), np.arange(30))

@@ -1,8 +1,8 @@
 """Monitor: the paper's saturation, skewness and sparsity inside your own training loop.
 
 `measure` reads a model after training; a Monitor watches it while it trains, the way fastai's
-ActivationStats does, with measure's own hooks and exact mergeable statistics
-(`swapbn.metrics.measure`, docs/architecture.md): one train-mode forward pass in every
+ActivationStats does, with measure's own observers (`PointObserver`: hooks and the exact
+mergeable statistics they feed; docs/architecture.md): one train-mode forward pass in every
 `every` is measured, the passes measured since the last `read()` form one window, and
 `read()` hands that window back as the `Measurement` that `measure` returns.
 
@@ -21,9 +21,9 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .fx import bind_points
-from .metrics.batches import remove_hooks
-from .metrics.measure import Measurement, attach, layer_statistics, result
+from .fx import resolve_points
+from .metrics.hooks import Hooks
+from .metrics.measure import Measurement, PointObserver
 from .metrics.moments import release_scratch
 from .training.tensorboard import write_stats
 
@@ -61,18 +61,20 @@ class Monitor:
             raise ValueError(f"window must be at least 1, got {window}")
         if writer is not None and not (hasattr(writer, "add_scalar") or callable(writer)):
             raise TypeError("writer must be a SummaryWriter or a callable (measurement, step)")
-        run, self.points = bind_points(model, points)
+        self.points = resolve_points(model, points)
         self.model, self.every, self.writer, self.window, self.fused = (
             model, every, writer, window, fused)
         self.calls = 0  # train-mode forward passes of the model so far
         self.passes = self.samples = 0  # of the current window
         self.step = 0
-        self._layers = layer_statistics(self.points)
-        self._point_handles: list = []  # installed only while a pass is measured
+        self._observers = [PointObserver(p, fused=fused) for p in self.points]
+        self._armed = Hooks()  # the points' hooks, only while a pass is measured
         self._auto = False  # the pass now running was armed by the count
-        self._handles = [model.register_forward_pre_hook(self._before),
-                         model.register_forward_hook(self._after, always_call=True)]
-        self._graph = run if run is not model else None  # points in an observed graph
+        self._hooks = Hooks()  # the model's own: count its calls
+        self._hooks.forward_pre(model, self._before)
+        self._hooks.forward(model, self._after, always_call=True)
+        # points in an observed graph (find_points): measured passes run it
+        self._graph = self.points.module if self.points.module is not model else None
         self._own_forward: tuple | None = None
         self._plain = None
         if self._graph is not None:
@@ -82,14 +84,15 @@ class Monitor:
     # ------------------------------------------------------------------ passes
     @property
     def measuring_now(self) -> bool:
-        return bool(self._point_handles)
+        return bool(self._armed)
 
     def _arm(self) -> None:
-        if not self._point_handles:
-            attach(self.points, self._layers, self._point_handles, self.fused)
+        if not self._armed:
+            for observer in self._observers:
+                observer.attach(self._armed)
 
     def _disarm(self) -> None:
-        remove_hooks(self._point_handles)
+        self._armed.remove()
         release_scratch()  # the statistics' temporary buffers are not kept between passes
 
     def _before(self, module: nn.Module, args: tuple) -> None:
@@ -123,7 +126,7 @@ class Monitor:
         model.forward = self._routed_forward
 
     def _routed_forward(self, *args, **kwargs):
-        return (self._graph if self._point_handles else self._plain)(*args, **kwargs)
+        return (self._graph if self._armed else self._plain)(*args, **kwargs)
 
     @contextmanager
     def measuring(self) -> Iterator[Monitor]:
@@ -144,12 +147,10 @@ class Monitor:
     def read(self) -> Measurement | None:
         """The statistics of the passes measured since the last read (None if none), on the
         CPU, written to the writer if there is one; a new window starts."""
-        if self.passes == 0 and not any(layer.act.count or layer.block.count
-                                        for layer in self._layers):
+        if self.passes == 0 and all(o.empty for o in self._observers):
             return None  # (statistics without passes: hooks inside the model fired, inside
             # measuring(), while something other than the model's own forward ran them)
-        measurement = result(self._layers, self.samples)
-        self._layers = layer_statistics(self.points)
+        measurement = Measurement([o.take() for o in self._observers], self.samples)
         self.passes = self.samples = 0
         if self.writer is not None:
             if hasattr(self.writer, "add_scalar"):
@@ -165,7 +166,7 @@ class Monitor:
             return
         self.closed = True
         self._disarm()
-        remove_hooks(self._handles)
+        self._hooks.remove()
         if self._own_forward is not None:
             own = self._own_forward[0]
             if own is None:

@@ -1,25 +1,21 @@
 """Where the paper measures: the activation output and the block output of every block.
 
-`MeasurementPoint` is the one description of a place to hook, shared by `measure`,
-`ChannelSampler` and `gradient_probes`: `measurement_points` walks the swapbn blocks of a
-model, `resolve_points` also turns points a caller names on any model into the same type.
+`MeasurementPoint` is the one description of a place to hook, and `Points` the one type of a
+model's points, shared by `measure`, `ChannelSampler`, `gradient_probes` and `Monitor`:
+`measurement_points` walks the swapbn blocks of a model, `named_points` turns points a caller
+names on any model into the same type, and `swapbn.fx.find_points` finds them on the fx graph
+of a model swapbn did not build (`swapbn.fx.resolve_points` picks among the three).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 from torch import nn
 
+from .activations import ACTIVATION_MODULES, activation_bound
 from .blocks import Block
-
-# Asymptotes of common torch activations, for points on models not built by swapbn.
-_TORCH_BOUNDS: dict[type, float | None] = {
-    nn.Tanh: 1.0, nn.Softsign: 1.0, nn.Sigmoid: 1.0, nn.Hardsigmoid: 1.0,
-    nn.ReLU: None, nn.LeakyReLU: None, nn.GELU: None, nn.SiLU: None, nn.ELU: None,
-    nn.ReLU6: 6.0,
-}
 
 
 @dataclass(frozen=True)
@@ -47,23 +43,37 @@ class MeasurementPoint:
         return self.act is self.output
 
 
-def activation_bound(module: nn.Module) -> float | None:
-    """The asymptote of an activation module: its `bound` attribute, or a known torch one."""
-    if hasattr(module, "bound"):
-        return module.bound
-    if isinstance(module, nn.Hardtanh):
-        return max(abs(module.min_val), abs(module.max_val))
-    for cls, bound in _TORCH_BOUNDS.items():
-        if isinstance(module, cls):
-            return bound
-    return None
+@dataclass(frozen=True)
+class Points(Sequence[MeasurementPoint]):
+    """The measurement points of `model` in forward order (a slice keeps the rest). `module`
+    is what a pass runs for their hooks to fire: `model` itself, or for points found on an
+    fx graph, that observed graph, which shares the model's submodules and parameters."""
+
+    items: tuple[MeasurementPoint, ...]
+    model: nn.Module = field(repr=False)
+    module: nn.Module = field(repr=False)
+
+    @property
+    def observed(self) -> bool:
+        """The points live in an observed copy of the model's graph (find_points)."""
+        return self.module is not self.model
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[MeasurementPoint]:
+        return iter(self.items)
+
+    def __getitem__(self, i):
+        return replace(self, items=self.items[i]) if isinstance(i, slice) else self.items[i]
 
 
-def measurement_points(model: nn.Module) -> list[MeasurementPoint]:
-    """One entry per block of a swapbn model, in forward order."""
-    return [MeasurementPoint(name, m.kind, m.channels, m.act, m.output_module,
-                             activation_bound(m.act), m.weight)
-            for name, m in model.named_modules() if isinstance(m, Block)]
+def measurement_points(model: nn.Module) -> Points:
+    """One point per block of a swapbn model, in forward order (none for other models)."""
+    return Points(tuple(MeasurementPoint(name, m.kind, m.channels, m.act, m.output_module,
+                                         activation_bound(m.act), m.weight)
+                        for name, m in model.named_modules() if isinstance(m, Block)),
+                  model, model)
 
 
 def _module(model: nn.Module, spec: nn.Module | str) -> nn.Module:
@@ -77,22 +87,14 @@ def _module(model: nn.Module, spec: nn.Module | str) -> nn.Module:
     return spec
 
 
-def resolve_points(model: nn.Module, points: Iterable | None = None) -> list[MeasurementPoint]:
-    """Turn the `points` argument of measure() into hook targets.
+def named_points(model: nn.Module, points: Iterable) -> Points:
+    """Points a caller gives, as hooks on `model`'s own modules.
 
-    None: every block of a swapbn model. Otherwise each item is a MeasurementPoint, an
-    activation module (block output = activation output), or a tuple
-    (act, output[, bound]) whose modules may be given by name; the bound defaults to the
-    activation's known asymptote (None for ReLU and other unbounded ones). A module that
-    runs several times in one forward pass pools all its outputs.
+    Each item is a MeasurementPoint, an activation module (block output = activation output),
+    or a tuple (act, output[, bound]) whose modules may be given by name; the bound defaults
+    to the activation's asymptote in the registry (None for ReLU and other unbounded ones). A
+    module that runs several times in one forward pass pools all its outputs.
     """
-    if points is None:
-        found = measurement_points(model)
-        if not found:
-            raise ValueError("model has no swapbn blocks; pass points=activation_points(model) "
-                             "(from swapbn.metrics, for conv -> BN -> act layers) or "
-                             "points=[(act, output, bound), ...]")
-        return found
     names = {id(m): n for n, m in model.named_modules()}
     out = []
     for i, item in enumerate(points):
@@ -113,37 +115,14 @@ def resolve_points(model: nn.Module, points: Iterable | None = None) -> list[Mea
                                     None if bound is None else float(bound)))
     if not out:
         raise ValueError("no measurement points given")
-    return out
+    return Points(tuple(out), model, model)
 
 
-def activation_points(model: nn.Module, types: tuple[type, ...] = (
-        nn.ReLU, nn.Tanh, nn.Softsign, nn.Hardtanh, nn.Sigmoid, nn.GELU, nn.SiLU),
-) -> list[MeasurementPoint]:
-    """Every activation module of `types` as a point whose block output is its own output.
+def activation_points(model: nn.Module,
+                      types: tuple[type, ...] = ACTIVATION_MODULES) -> Points:
+    """Every activation module of `types` (default: every one the registry knows) as a point
+    whose block output is its own output.
 
     That is the convention order of torchvision / timm models (conv -> BN -> act).
     """
-    return resolve_points(model, [m for m in model.modules() if isinstance(m, types)])
-
-
-class PointSet(list):
-    """Measurement points that live in an observed copy of a model (swapbn.fx.find_points):
-    `module` is an fx GraphModule that shares `source`'s submodules and parameters and holds
-    observer modules at the points, so a pass over `module` measures `source`."""
-
-    def __init__(self, points: Iterable[MeasurementPoint], module: nn.Module,
-                 source: nn.Module) -> None:
-        super().__init__(points)
-        self.module = module
-        self.source = source
-
-
-def points_module(model: nn.Module, points: Iterable | None) -> nn.Module:
-    """The module a pass must run for hooks on `points` to fire: the observed graph of a
-    PointSet found on `model`, else the model itself."""
-    if not isinstance(points, PointSet):
-        return model
-    if model is not points.source and model is not points.module:
-        raise ValueError("these points were found on another model; call find_points(model)")
-    points.module.training = points.source.training  # evaluating() restores this flag
-    return points.module
+    return named_points(model, [m for m in model.modules() if isinstance(m, types)])

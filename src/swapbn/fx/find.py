@@ -1,4 +1,5 @@
-"""find_points: the measurement points of any model, observed on its fx graph.
+"""find_points: the measurement points of any model, observed on its fx graph; resolve_points:
+the points of one pass, whatever the caller gave.
 
 Every activation call site becomes a point (a module called twice gives two points; functional
 calls such as F.relu count). Its activation observer runs the call itself, so forward hooks on
@@ -11,9 +12,11 @@ parameters, so measure() fills the same ChannelMoments as hooks on the model wou
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from torch import fx, nn
 
-from ..points import MeasurementPoint, PointSet, measurement_points, points_module, resolve_points
+from ..points import MeasurementPoint, Points, measurement_points, named_points
 from .sites import (
     activation_site_bound,
     is_activation,
@@ -81,14 +84,15 @@ def _observe_output(gm: fx.GraphModule, node: fx.Node, target: str) -> None:
     node.replace_all_uses_with(new, delete_user_cb=lambda user: user is not new)
 
 
-def find_points(model: nn.Module) -> PointSet:
+def find_points(model: nn.Module) -> Points:
     """The measurement points of any fx-traceable model, in forward order.
 
     Each point is an activation call site named by its module path (`layer1.0.relu#2` for a
     second call) or its function node; its bound is the activation's asymptote (None for
     ReLU, SiLU, GELU: saturation is then undefined); `weight` is the conv / linear layer that
     feeds the chain (through its normalisation), when there is one. Pass the result to
-    `measure(model, data, points=...)`. Raises TraceError for models fx cannot trace.
+    `measure(model, data, points=...)`: its `module` is the observed graph, which shares the
+    model's submodules and parameters. Raises TraceError for models fx cannot trace.
     """
     gm = trace(model)
     gm.train(model.training)
@@ -119,16 +123,18 @@ def find_points(model: nn.Module) -> PointSet:
                                        None if bound is None else float(bound), weight))
     gm.graph.lint()
     gm.recompile()
-    return PointSet(points, gm, model)
+    return Points(tuple(points), model, gm)
 
 
-def model_points(model: nn.Module) -> list[MeasurementPoint]:
-    """The default points of measure(): the blocks of a swapbn model, else find_points."""
-    return measurement_points(model) or find_points(model)
-
-
-def bind_points(model: nn.Module, points=None) -> tuple[nn.Module, list[MeasurementPoint]]:
-    """(the module a pass runs, the resolved points) for `points`, or for the model's default
-    points when None: the one setup of measure, channel_samples and gradient_probes."""
-    points = model_points(model) if points is None else points
-    return points_module(model, points), resolve_points(model, points)
+def resolve_points(model: nn.Module, points: Iterable | None = None) -> Points:
+    """The points a pass over `model` measures, from the `points` argument of measure,
+    channel_samples, gradient_probes and Monitor: None means the model's swapbn blocks, else
+    every activation call site (`find_points`); points found on an fx graph run that graph and
+    are refused for any other model; anything else is hooked on `model` (`named_points`)."""
+    if points is None:
+        return measurement_points(model) or find_points(model)
+    if isinstance(points, Points) and points.observed:
+        if model is not points.model and model is not points.module:
+            raise ValueError("these points were found on another model; call find_points(model)")
+        return points
+    return named_points(model, points)

@@ -1,7 +1,8 @@
 """What a node of a traced model is: an activation call site, a normalisation, a weight layer.
 
-Tracing treats swapbn's own activations as leaves (like torch.nn's), so their bounds survive;
-a model fx cannot trace raises `TraceError` naming the failing call and the fallback.
+Tracing treats every activation module of `swapbn.activations.REGISTRY` as a leaf, so each
+stays one call with its bound; the registry also says which functions and tensor methods are
+activations. A model fx cannot trace raises `TraceError` naming the failing call and the fallback.
 
 A normalisation fused with its activation in one module (timm's `BatchNormAct2d`: norm, then
 `drop`, then `act`, one module so that its state-dict keys are those of a plain BatchNorm)
@@ -13,6 +14,7 @@ the norm in a functional call, where neither the swap nor the report can see it.
 
 from __future__ import annotations
 
+import inspect
 import operator
 import traceback
 
@@ -20,23 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from ..activations import BoundedActivation
-from ..points import activation_bound
+from ..activations import BY_FUNCTION, BY_METHOD, ActivationSpec, activation_bound, module_spec
 
-ACTIVATION_MODULES: tuple[type, ...] = (
-    BoundedActivation, nn.ReLU, nn.ReLU6, nn.Tanh, nn.Hardtanh, nn.Sigmoid, nn.Softsign,
-    nn.SiLU, nn.GELU, nn.Hardswish, nn.Hardsigmoid, nn.ELU, nn.LeakyReLU, nn.Mish, nn.PReLU,
-)
-# Functional activations and their asymptote (None: unbounded, saturation undefined).
-ACTIVATION_FUNCTIONS: dict = {
-    F.relu: None, torch.relu: None, torch.relu_: None, F.relu6: 6.0, F.silu: None,
-    F.gelu: None, F.elu: None, F.leaky_relu: None, F.mish: None, F.hardswish: None,
-    torch.tanh: 1.0, F.tanh: 1.0, torch.sigmoid: 1.0, F.sigmoid: 1.0, F.softsign: 1.0,
-    F.hardsigmoid: 1.0, F.hardtanh: 1.0,
-}
-ACTIVATION_METHODS: dict[str, float | None] = {
-    "relu": None, "relu_": None, "tanh": 1.0, "tanh_": 1.0, "sigmoid": 1.0, "sigmoid_": 1.0,
-}
 NORM_MODULES: tuple[type, ...] = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm,
                                   nn.modules.instancenorm._InstanceNorm)
 WEIGHT_MODULES: tuple[type, ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -81,7 +68,7 @@ class _Tracer(fx.Tracer):
         self.fused: dict[str, nn.Module] = {}  # module path -> norm view
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, ACTIVATION_MODULES) or super().is_leaf_module(m, qualname)
+        return module_spec(m) is not None or super().is_leaf_module(m, qualname)
 
     def call_module(self, m: nn.Module, forward, args, kwargs):
         cls = fused_norm_class(m)
@@ -119,25 +106,41 @@ def module_of(gm: fx.GraphModule, node: fx.Node) -> nn.Module | None:
     return gm.get_submodule(node.target) if node.op == "call_module" else None
 
 
-def is_activation(gm: fx.GraphModule, node: fx.Node) -> bool:
+def activation_spec(gm: fx.GraphModule, node: fx.Node) -> ActivationSpec | None:
+    """The registry entry of the activation a node calls (a module, a function or a tensor
+    method), None when the node is no activation call."""
     if node.op == "call_module":
-        return isinstance(module_of(gm, node), ACTIVATION_MODULES)
+        return module_spec(module_of(gm, node))
     if node.op == "call_function":
-        return node.target in ACTIVATION_FUNCTIONS
-    return node.op == "call_method" and node.target in ACTIVATION_METHODS
+        return BY_FUNCTION.get(node.target)
+    if node.op == "call_method":
+        return BY_METHOD.get(node.target)
+    return None
+
+
+def is_activation(gm: fx.GraphModule, node: fx.Node) -> bool:
+    return activation_spec(gm, node) is not None
 
 
 def activation_site_bound(gm: fx.GraphModule, node: fx.Node) -> float | None:
-    """The asymptote of an activation call site (None for ReLU, SiLU, GELU, ...)."""
+    """The asymptote of an activation call site (None for ReLU, SiLU, GELU, ...): the
+    module's, or the registry's for the call's arguments (F.hardtanh's min_val, max_val)."""
     if node.op == "call_module":
         return activation_bound(module_of(gm, node))
-    if node.op == "call_function":
-        if node.target is F.hardtanh:
-            args = (*node.args, -1.0, 1.0)[1:3]
-            lo, hi = node.kwargs.get("min_val", args[0]), node.kwargs.get("max_val", args[1])
-            return float(max(abs(lo), abs(hi)))
-        return ACTIVATION_FUNCTIONS[node.target]
-    return ACTIVATION_METHODS[node.target]
+    return activation_spec(gm, node).bound_of(_arguments(node))
+
+
+def _arguments(node: fx.Node) -> dict:
+    """A function call's arguments by name, defaults included ({} for a tensor method or a
+    builtin without a signature; the registry's bounds of those take no parameters)."""
+    if node.op != "call_function":
+        return {}
+    try:
+        call = inspect.signature(node.target).bind(*node.args, **node.kwargs)
+    except (TypeError, ValueError):
+        return {}
+    call.apply_defaults()
+    return dict(call.arguments)
 
 
 def is_norm(gm: fx.GraphModule, node: fx.Node) -> bool:

@@ -88,8 +88,10 @@ def model_device(model: nn.Module) -> torch.device:
 
 @contextmanager
 def evaluating(model: nn.Module, device: torch.device | str | None = None):
-    """Eval mode and no_grad for the body; the previous mode and device come back afterwards."""
-    was_training = model.training
+    """Eval mode and no_grad for the body; afterwards each submodule is back in its own
+    previous mode (a model may keep some in eval mode, and the flag of an observed graph that
+    shares a model's modules can be stale) and the model on its device."""
+    modes = [(m, m.training) for m in model.modules()]
     before = model_device(model)
     target = torch.device(device) if device is not None else before
     if target != before:
@@ -99,22 +101,7 @@ def evaluating(model: nn.Module, device: torch.device | str | None = None):
         with torch.no_grad():
             yield target
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
         if target != before:
             model.to(before)
-
-
-@contextmanager
-def hooked(handles: list):
-    """Remove every hook handle in `handles` on exit, error or not."""
-    try:
-        yield handles
-    finally:
-        remove_hooks(handles)
-
-
-def remove_hooks(handles: list) -> None:
-    """Remove every hook handle in `handles` and empty the list."""
-    for h in handles:
-        h.remove()
-    handles.clear()

@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..fx import bind_points
-from .batches import hooked, labelled_batches, model_device
+from ..fx import resolve_points
+from .batches import labelled_batches, model_device
+from .hooks import Hooks
 
 
 class _Mean:
@@ -51,7 +52,8 @@ def gradient_probes(model: nn.Module, data, *, batches: int = 4,
     """
     if batches < 1:
         raise ValueError(f"batches must be at least 1, got {batches}")
-    run, probes = bind_points(model, points)
+    resolved = resolve_points(model, points)
+    probes = list(resolved)
     if points is None:  # found points without a weight layer (after a residual sum) have no probe
         probes = [p for p in probes if p.weight is not None]
     if any(p.weight is None for p in probes):
@@ -64,21 +66,20 @@ def gradient_probes(model: nn.Module, data, *, batches: int = 4,
     model.train()
     seen = samples = 0
     try:
-        with hooked([]) as handles:
+        with Hooks() as hooks:
             for p, (inp, _, act_grad) in zip(probes, stats, strict=True):
-                handles.append(p.weight.register_forward_pre_hook(
-                    lambda m, args, inp=inp: inp.add(args[0])))
+                hooks.forward_pre(p.weight, lambda m, args, inp=inp: inp.add(args[0]))
 
                 # Before the call: an in-place activation (ReLU(inplace=True)) overwrites its
                 # input, and a hook registered afterwards would see the output's gradient.
                 def on_act(m, args, act_grad=act_grad):
                     if args[0].requires_grad:
                         args[0].register_hook(lambda g: act_grad.add(g))
-                handles.append(p.act.register_forward_pre_hook(on_act))
+                hooks.forward_pre(p.act, on_act)
             for x, y in labelled_batches(data, batch_size=batch_size, max_batches=batches,
                                          device=dev):
                 model.zero_grad(set_to_none=True)
-                loss_fn(run(x), y).backward()
+                loss_fn(resolved.module(x), y).backward()
                 for p, s in zip(probes, stats, strict=True):
                     if p.weight.weight.grad is not None:
                         s[1].add(p.weight.weight.grad)

@@ -10,11 +10,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..fx import bind_points
+from ..fx import resolve_points
 from ..points import MeasurementPoint
 from ..text import count
 from . import formulas
-from .batches import evaluating, hooked, input_batches, known_images
+from .batches import evaluating, input_batches, known_images
+from .hooks import Hooks
 from .moments import ChannelMoments, collective_device, release_scratch
 
 
@@ -144,53 +145,73 @@ def _eval_affine(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
     return scale.detach(), bias.detach()
 
 
-def layer_statistics(points: list[MeasurementPoint]) -> list[LayerMeasurement]:
-    """Empty statistics for each point (the block output's are the activation's when shared)."""
-    layers = []
-    for p in points:
+class PointObserver:
+    """The observer at one measurement point: its hooks at the activation output and the
+    block output feed the statistics it holds, `layer` (PyTorch's observers hold theirs so),
+    until `take()` hands them over and starts new ones. The block output's statistics are the
+    activation's when the two outputs are one.
+
+    With fused kernels, a block output that is an eval-mode BatchNorm of the activation output
+    (the swap order) is measured in the same read as the activation: the BatchNorm's hook
+    checks that it received exactly that tensor, and measures its own output otherwise."""
+
+    def __init__(self, point: MeasurementPoint, *, fused: bool = False) -> None:
+        self.point, self.fused = point, fused
+        self.layer = self._empty()
+        self._affine: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._folded: dict = {}
+
+    def _empty(self) -> LayerMeasurement:
         act = ChannelMoments()
-        block = act if p.shared else ChannelMoments(moments=False)
-        layers.append(LayerMeasurement(p.name, p.kind, p.bound, act, block))
-    return layers
+        block = act if self.point.shared else ChannelMoments(moments=False)
+        return LayerMeasurement(self.point.name, self.point.kind, self.point.bound, act, block)
 
+    @property
+    def empty(self) -> bool:
+        """No value has reached the statistics since they started."""
+        return not (self.layer.act.count or self.layer.block.count)
 
-def attach(points: list[MeasurementPoint], layers: list[LayerMeasurement], handles: list,
-           fused: bool) -> None:
-    """measure's hooks: each point feeds its layer's statistics."""
-    for p, layer in zip(points, layers, strict=True):
-        _attach(p, layer, handles, fused)
+    def attach(self, hooks: Hooks) -> None:
+        """Hook the point for the passes to come (the BatchNorm's running statistics, for the
+        fused read of both outputs, are those of now)."""
+        self._affine = (_eval_affine(self.point.output)
+                        if self.fused and not self.point.shared else None)
+        hooks.forward(self.point.act, self._on_act)
+        if not self.point.shared:
+            hooks.forward(self.point.output, self._on_output)
 
-
-def _attach(point: MeasurementPoint, layer: LayerMeasurement, handles: list,
-            fused: bool) -> None:
-    """Hooks feeding the layer's statistics. With fused kernels, a block output that is an
-    eval-mode BatchNorm of the activation output (the swap order) is measured in the same
-    read as the activation: the BatchNorm's hook checks that it received exactly that
-    tensor, and measures its own output otherwise."""
-    affine = _eval_affine(point.output) if fused and not point.shared else None
-    folded: dict = {}
-
-    def on_act(module, inputs, output):
+    def _on_act(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        layer = self.layer
         if layer.kind is None:
             layer.kind = _kind(output)
-        if affine is None:
-            layer.act.update(output, fused=fused)
+        if self._affine is None:
+            layer.act.update(output, fused=self.fused)
             return
-        folded.clear()
-        block = layer.act.update_affine(output, *(t.to(output.device) for t in affine))
+        self._folded.clear()
+        block = layer.act.update_affine(output, *(t.to(output.device) for t in self._affine))
         if block is not None:
-            folded["input"], folded["block"] = output, block
+            self._folded["input"], self._folded["block"] = output, block
 
-    def on_output(module, inputs, output):
+    def _on_output(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        folded = self._folded
         if folded and inputs and inputs[0] is folded["input"]:
-            layer.block.merge(folded["block"])
+            self.layer.block.merge(folded["block"])
         else:
-            layer.block.update(output, fused=fused)
+            self.layer.block.update(output, fused=self.fused)
         folded.clear()  # returns nothing: a hook's return value replaces the output
 
-    handles.append(point.act.register_forward_hook(on_act))
-    if not point.shared:
-        handles.append(point.output.register_forward_hook(on_output))
+    def take(self) -> LayerMeasurement:
+        """The statistics so far, moved to the CPU (results live there, whatever device
+        measured them); new, empty ones start."""
+        layer, self.layer = self.layer, self._empty()
+        shared = layer.block is layer.act
+        if layer.act.sum_abs is not None:
+            layer.act = layer.act.to("cpu")
+        if shared:
+            layer.block = layer.act
+        elif layer.block.sum_abs is not None:
+            layer.block = layer.block.to("cpu")
+        return layer
 
 
 class UntrainedNormWarning(UserWarning):
@@ -219,9 +240,9 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
     DataLoader, an iterable of inputs or (inputs, labels), one input tensor or a swapbn data set
     (its test split); `points` defaults to every swapbn block (see `resolve_points`), or on
     other models to `swapbn.fx.find_points`.
-    `also` takes further hook sets (objects with `attach(points, handles, images)`, such as
-    `ChannelSampler`; `images` is the pass's length where known, else None) that ride along
-    in the same pass instead of reading the data again.
+    `also` takes further hook sets (objects with `attach(points, hooks, images)` that put
+    their hooks in `hooks`, a `Hooks`, such as `ChannelSampler`; `images` is the pass's length
+    where known, else None) that ride along in the same pass instead of reading the data again.
     `fused=True` reduces each batch with one compiled kernel (see `ChannelMoments.update`):
     a few seconds of compilation per process buy a pass close to a plain evaluation's cost
     (docs/speed.md has the measured break-even).
@@ -233,36 +254,23 @@ def measure(model: nn.Module, data, *, device: torch.device | str | None = None,
                       "statistics an eval-mode BatchNorm is the identity, so both orders "
                       "measure alike; train the model or load its weights first",
                       UntrainedNormWarning, stacklevel=2)
-    run, resolved = bind_points(model, points)
-    layers = layer_statistics(resolved)
+    points = resolve_points(model, points)
+    observers = [PointObserver(p, fused=fused) for p in points]
     samples = 0
-    with evaluating(run, device) as dev, hooked([]) as handles:
-        attach(resolved, layers, handles, fused)
+    with evaluating(points.module, device) as dev, Hooks() as hooks:
+        for observer in observers:
+            observer.attach(hooks)
         if also:
             images = known_images(data, max_samples=max_samples)
             for extra in also:
-                extra.attach(resolved, handles, images)
+                extra.attach(points, hooks, images)
         try:
             for x in input_batches(data, batch_size=batch_size, max_samples=max_samples,
                                    device=dev):
-                run(x)
+                points.module(x)
                 samples += len(x)
         finally:
             release_scratch()
     if samples == 0:
         raise ValueError("no data to measure")
-    return result(layers, samples)
-
-
-def result(layers: list[LayerMeasurement], samples: int) -> Measurement:
-    """The Measurement of filled statistics, moved to the CPU: results live there, whatever
-    device measured them (measure and swapbn.Monitor both end so)."""
-    for layer in layers:
-        shared = layer.block is layer.act
-        if layer.act.sum_abs is not None:
-            layer.act = layer.act.to("cpu")
-        if shared:
-            layer.block = layer.act
-        elif layer.block.sum_abs is not None:
-            layer.block = layer.block.to("cpu")
-    return Measurement(layers, samples)
+    return Measurement([o.take() for o in observers], samples)

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_write
-from ..fx import bind_points
-from .batches import evaluating, hooked, input_batches, known_images
+from ..fx import resolve_points
+from .batches import evaluating, input_batches, known_images
+from .hooks import Hooks
 from .moments import view3
 
 SITES = ("act", "block")
@@ -255,17 +256,18 @@ class ChannelSampler:
             layer.values.view(-1)[index[3, split:]] = values[split:]
         return on_output
 
-    def attach(self, points: Sequence, handles: list, images: int | None = None) -> None:
-        """Hooks at every point; `images`, when the pass's length is known (measure works
-        it out), lets each stream choose its sample up front (`SkipReservoir.expect`)."""
+    def attach(self, points: Sequence, hooks: Hooks, images: int | None = None) -> None:
+        """Hooks at every point, put in `hooks`; `images`, when the pass's length is known
+        (measure works it out), lets each stream choose its sample up front
+        (`SkipReservoir.expect`)."""
         self.names = [p.name for p in points]
         self.images = images
         for p in points:
-            handles.append(p.act.register_forward_hook(self._hook(p.name, "act")))
+            hooks.forward(p.act, self._hook(p.name, "act"))
             if p.output is p.act:  # one output: its block samples are its act samples
                 self.shared.add(p.name)
             else:
-                handles.append(p.output.register_forward_hook(self._hook(p.name, "block")))
+                hooks.forward(p.output, self._hook(p.name, "block"))
 
     def result(self) -> ChannelSamples:
         """The samples so far, copied to the host (one copy per layer and site)."""
@@ -298,9 +300,9 @@ def channel_samples(model: nn.Module, data, *, channels: int | Sequence[int] = 4
     """
     sampler = ChannelSampler(channels=channels, max_values=max_values, seed=seed,
                              random_channels=random_channels)
-    run, resolved = bind_points(model, points)
-    with evaluating(run, device) as dev, hooked([]) as handles:
-        sampler.attach(resolved, handles, known_images(data, max_samples=max_samples))
+    points = resolve_points(model, points)
+    with evaluating(points.module, device) as dev, Hooks() as hooks:
+        sampler.attach(points, hooks, known_images(data, max_samples=max_samples))
         for x in input_batches(data, batch_size=batch_size, max_samples=max_samples, device=dev):
-            run(x)
+            points.module(x)
     return sampler.result()
