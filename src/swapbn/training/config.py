@@ -298,7 +298,7 @@ class TrainConfig:
         if self.val_images < 0:
             raise UsageError(f"validation split must be zero or positive, got {self.val_images}")
         if self.stats_every < 0:
-            raise UsageError(f"track-stats must be zero (off) or a number of epochs, "
+            raise UsageError(f"stats-every must be zero (off) or a number of epochs, "
                              f"got {self.stats_every}")
         if self.data_root is not None and not Path(self.data_root).expanduser().exists():
             raise UsageError(f"data root {shown_path(self.data_root)} does not exist")

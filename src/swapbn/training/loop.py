@@ -82,7 +82,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
         return recorded
     show = Progress(progress and ranks.leader, stream)
     data = load_dataset(config.dataset, config.data_root, train_subset=config.train_subset,
-                        val_split=config.val_images, seed=DATA_SEED)
+                        val_images=config.val_images, seed=DATA_SEED)
     seed_everything(config.seed)
     model = build_model(config.arch, num_classes=data.num_classes, act=config.act,
                         order=config.order, width=config.width, in_channels=data.in_channels,
