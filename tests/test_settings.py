@@ -12,10 +12,13 @@ import pytest
 
 from swapbn import cli
 from swapbn.commands import train as train_command
-from swapbn.errors import RecordError
-from swapbn.rundir import CONFIG_TYPES, RunDir
+from swapbn.errors import RecordError, UsageError
+from swapbn.experiments import SCALES, plan
+from swapbn.experiments.runner import check_existing
+from swapbn.rundir import CONFIG_TYPES, FinalRecord, RunDir
 from swapbn.training import TrainConfig
 from swapbn.training.config import DEFAULT_EPOCHS, DEFAULT_WIDTH
+from swapbn.training.loop import claim_output
 from swapbn.training.settings import HOW, LABEL, WHAT, WHERE, setting
 
 
@@ -140,3 +143,47 @@ def test_every_field_of_kind_how_is_the_same_run_everywhere() -> None:
             assert not TrainConfig.differences(recorded, planned, finished=False)
     assert {f.name for f, s in TrainConfig.settings() if s.kind == HOW} == {
         "channels_last", "compile", "deterministic"}
+
+
+def write_run(path, config: dict, final: FinalRecord | None) -> RunDir:
+    run = RunDir(path)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config(config)
+    run.write_metrics([])
+    if final is not None:
+        run.write_final(final)
+    return run
+
+
+# A finished run whose record is whole without measurements (a completed one needs them).
+DONE = FinalRecord("diverged", epochs_completed=0, error="training loss became nan in epoch 1")
+
+
+def test_resume_takes_a_finished_run_made_elsewhere_and_continues_only_its_own(tmp_path):
+    config = TrainConfig(epochs=1).resolve()
+    elsewhere = {**config.to_dict(), "device": "cuda:3", "tags": {"experiment": "compare"}}
+    done = write_run(tmp_path / "done", elsewhere, DONE)
+    assert claim_output(done, config, resume=True, force=False) == DONE
+    unfinished = write_run(tmp_path / "unfinished", elsewhere, None)
+    with pytest.raises(UsageError, match="differs in device;"):
+        claim_output(unfinished, config, resume=True, force=False)
+    compiled = write_run(tmp_path / "compiled", {**config.to_dict(), "compile": True}, None)
+    assert claim_output(compiled, config, resume=True, force=False) is None  # continue it
+
+
+def test_a_sweep_decides_the_same_way(tmp_path) -> None:
+    spec = plan("nobn", SCALES["smoke"])[0]
+    (new,) = check_existing([spec], tmp_path)
+    run = tmp_path / spec.run_id
+
+    def state(changes: dict, final: FinalRecord | None) -> str:
+        write_run(run, {**new.config, **changes}, final)
+        if final is None:
+            (run / "final.json").unlink(missing_ok=True)
+        (planned,) = check_existing([spec], tmp_path)
+        return planned.state
+
+    assert state({"device": "cuda:3", "compile": True}, DONE) == "done"
+    assert state({"device": "cuda:3"}, None) == "changed"  # its checkpoint continues there only
+    assert state({"compile": True}, None) == "resume"
+    assert state({"tags": {**new.config["tags"], "scale": "cpu"}}, DONE) == "changed"

@@ -436,12 +436,6 @@ class RunDir:
             raise RecordError(f"{self.path / CHECKPOINT} does not fit the model of "
                               f"{self.path / CONFIG}: {problem}")
 
-    def differences(self, config: dict, *, ignore: tuple[str, ...] = ()) -> list[str]:
-        """The keys of `config` (a resolved TrainConfig as a dict) whose value config.json
-        records differently; every key when the run has no config.json."""
-        recorded = self.config or {}
-        return [k for k in config if k not in ignore and recorded.get(k) != config[k]]
-
     # -- writing ------------------------------------------------------------------------------
 
     def start(self, config: dict, lines: list[dict]) -> None:
