@@ -114,8 +114,8 @@ def test_train_subset_is_stratified_and_seeded():
     assert a.mean == pytest.approx([x.mean()], abs=1e-12)
 
 
-def test_val_split_is_held_out_of_training():
-    data = load_dataset("digits", val_split=200, train_subset=500, seed=2)
+def test_val_images_are_held_out_of_training():
+    data = load_dataset("digits", val_images=200, train_subset=500, seed=2)
     full = load_dataset("digits", seed=2)
     assert len(data.val) == 200 and len(data.train) == 500
     val, train = as_rows(data.val.images), as_rows(data.train.images)

@@ -155,7 +155,7 @@ def test_broken_files_are_named(tmp_path, name, write):
     [
         ({"train_subset": 0}, "train_subset must be between 1 and 1436"),
         ({"train_subset": 5000}, "train_subset must be between 1 and 1436"),
-        ({"val_split": 1437}, "val_split must be between 1 and 1436"),
+        ({"val_images": 1437}, "val_images must be between 1 and 1436"),
     ],
 )
 def test_bad_subset_sizes(kwargs, expected):
@@ -168,7 +168,7 @@ def test_bad_subset_sizes(kwargs, expected):
     ("split", "batch_size", "expected"),
     [
         ("valid", 32, "unknown split 'valid'; choose train, test or val"),
-        ("val", 32, "data set digits has no val split (set val_split > 0)"),
+        ("val", 32, "data set digits has no val split (set val_images > 0)"),
         ("train", 0, "batch size must be at least 1, got 0"),
     ],
 )

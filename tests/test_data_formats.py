@@ -214,7 +214,7 @@ def test_imagenet_style_folders_stream_at_224(tmp_path):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
     assert not torch.equal(a[0][0], c[0][0])
 
-    held = load_dataset("imagenet", tmp_path, val_split=2, seed=0)
+    held = load_dataset("imagenet", tmp_path, val_images=2, seed=0)
     assert len(held.train) == 4 and sorted(held.val.labels.tolist()) == [0, 1]
     assert set(held.val.files).isdisjoint(held.train.files)
     held.workers = 0

@@ -178,7 +178,7 @@ def test_divergence_exits_3_with_one_line(tmp_path, capsys) -> None:
 
 
 def test_cli_train_prints_epochs_and_result(tmp_path, capsys) -> None:
-    code = cli.main(["train", "--width", "0.0625", "--train-subset", "100", "--val-split", "50",
+    code = cli.main(["train", "--width", "0.0625", "--train-subset", "100", "--val-images", "50",
                      "--epochs", "1", "--batch-size", "50", "--device", "cpu", "--out",
                      str(tmp_path)])
     out = capsys.readouterr().out.splitlines()
@@ -192,7 +192,7 @@ def test_cli_train_prints_epochs_and_result(tmp_path, capsys) -> None:
     (line,) = read_metrics(tmp_path)
     assert 0 <= line["val_acc"] <= 100 and line["val_loss"] > 0
     # --resume on the finished run trains nothing; --quiet --json prints only final.json.
-    assert cli.main(["train", "--width", "0.0625", "--train-subset", "100", "--val-split", "50",
+    assert cli.main(["train", "--width", "0.0625", "--train-subset", "100", "--val-images", "50",
                      "--epochs", "1", "--batch-size", "50", "--device", "cpu", "--out",
                      str(tmp_path), "--resume", "--quiet", "--json"]) == 0
     captured = capsys.readouterr()

@@ -54,18 +54,12 @@ STATUSES = ("completed", "diverged", "failed", "interrupted")
 FINISHED = ("completed", "diverged")  # a result of its configuration, not an accident
 NUMBER = (int, float)
 # The types of the fields a reader relies on (absent fields are allowed: records of older
-# versions lack some); a bool is never taken for a number.
+# versions lack some); a bool is never taken for a number. config.json holds a TrainConfig,
+# whose fields' types training/config.py adds here from their annotations (swapbn imports it
+# before any record is read), and what the run adds about its data.
 CONFIG_TYPES: dict[str, tuple] = {
-    "arch": (str,), "act": (str,), "order": (str,), "dataset": (str,),
-    "data_root": (str, type(None)), "act_kwargs": (dict, type(None)),
-    "train_subset": (int, type(None)), "val_images": (int,), "width": NUMBER, "bias": (bool,),
-    "epochs": (int,), "lr": NUMBER, "milestones": (list,), "momentum": NUMBER, "wd": NUMBER,
-    "bn_gamma_wd": NUMBER, "bn_beta_wd": NUMBER, "nwdbn": (bool,), "batch_size": (int,),
-    "seed": (int,), "device": (str,), "precision": (str,), "stats_every": (int,),
-    "preset": (str, type(None)), "tags": (dict,), "num_classes": (int,),
-    "in_channels": (int,), "image_size": (int,), "test_images": (int,),
+    "num_classes": (int,), "in_channels": (int,), "image_size": (int,), "test_images": (int,),
 }
-CONFIG_REQUIRED: tuple[str, ...] = ()  # commands ask for what they need (MODEL_KEYS)
 FINAL_TYPES: dict[str, tuple] = {
     "status": (str,), "final_test_acc": (*NUMBER, type(None)),
     "best_test_acc": (*NUMBER, type(None)), "final_val_acc": (*NUMBER, type(None)),
@@ -267,7 +261,7 @@ class RunDir:
         if not self._exists(path):
             return None
         value = migrate_config(read_record(path, {}))
-        return check_fields(value, CONFIG_TYPES, CONFIG_REQUIRED, str(path))
+        return check_fields(value, CONFIG_TYPES, (), str(path))
 
     @property
     def final(self) -> FinalRecord | None:
@@ -441,12 +435,6 @@ class RunDir:
         if problem is not None:
             raise RecordError(f"{self.path / CHECKPOINT} does not fit the model of "
                               f"{self.path / CONFIG}: {problem}")
-
-    def differences(self, config: dict, *, ignore: tuple[str, ...] = ()) -> list[str]:
-        """The keys of `config` (a resolved TrainConfig as a dict) whose value config.json
-        records differently; every key when the run has no config.json."""
-        recorded = self.config or {}
-        return [k for k in config if k not in ignore and recorded.get(k) != config[k]]
 
     # -- writing ------------------------------------------------------------------------------
 

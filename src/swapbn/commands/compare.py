@@ -24,7 +24,8 @@ from ..training.compare import (
 )
 from ..training.config import parse_seeds
 from ..training.tensorboard import summary_writer_class
-from .train import add_training_arguments, apply_threads, config_from_args, describe
+from ..training.threads import apply_threads
+from .train import add_training_arguments, config_from_args, describe
 
 HELP = "train convention and swap (and nwdbn, nobn) over seeds and compare them"
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.tensorboard is not None:
         summary_writer_class()  # a missing package is a usage error before anything is written
-    apply_threads(args)
+    apply_threads(args.threads)
     stream = sys.stderr if args.json else sys.stdout
     if not args.quiet:
         for order in orders:

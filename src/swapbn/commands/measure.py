@@ -73,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
         data = load_dataset(config.get("dataset", "digits"),
                             args.data_root or config.get("data_root"),
                             train_subset=config.get("train_subset"),
-                            val_split=config.get("val_images") or 0, seed=DATA_SEED)
+                            val_images=config.get("val_images") or 0, seed=DATA_SEED)
     if args.split == "val" and data.val is None:
-        raise UsageError("the run has no validation split (val_split=0); use --split test")
+        raise UsageError("the run has no validation split (val_images=0); use --split test")
     loader = data.loader(args.split, args.batch_size, train=False, device=args.device)
     # --figures: the channel samples ride along in the measuring pass.
     sampler = ChannelSampler() if args.figures is not None else None

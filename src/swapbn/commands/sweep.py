@@ -28,7 +28,8 @@ from ..experiments.backends import BACKENDS, import_ray
 from ..experiments.grid import load_record
 from ..experiments.runner import SweepOptions
 from ..text import count
-from ..training.config import parse_seeds
+from ..training.config import TrainConfig, parse_seeds
+from ..training.settings import WHAT, WHERE
 from ..training.tensorboard import summary_writer_class
 
 HELP = "run one of the paper's experiments (see `swapbn experiments`) into run directories"
@@ -162,9 +163,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _shown(config: dict) -> dict:
-    """The values that tell runs apart (the rest is the scale's, the same for every run)."""
-    keys = ("arch", "act", "order", "nwdbn", "dataset", "data_root", "width", "train_subset",
-            "val_images", "precision",
-            "epochs", "milestones", "lr", "wd", "bn_gamma_wd", "bn_beta_wd", "batch_size",
-            "seed", "stats_every", "preset")
-    return {k: config[k] for k in keys if config.get(k) is not None}
+    """The settings of a run that say what it computes and where (how a step runs, and the
+    tags its run id carries, are left out), as far as they are set."""
+    return {f.name: config[f.name] for f, s in TrainConfig.settings()
+            if s.kind in (WHAT, WHERE) and config.get(f.name) is not None}

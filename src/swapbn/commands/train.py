@@ -1,7 +1,7 @@
 """`swapbn train`: train one model into a run directory (config, metrics, checkpoint, final).
 
-`add_training_arguments` and `config_from_args` define the training flags once; `swapbn
-compare` uses them too.
+`add_training_arguments` and `config_from_args` derive the training flags from TrainConfig's
+fields (training/settings.py); `swapbn compare` uses them too.
 """
 
 from __future__ import annotations
@@ -17,83 +17,63 @@ from ..errors import DivergedError, UsageError, shown_path
 from ..models import OWN_ACT, is_zoo_model
 from ..rundir import FinalRecord
 from ..training import train
-from ..training.config import (
-    CPU_WIDTH,
-    DEFAULT_WIDTH,
-    PRECISIONS,
-    TrainConfig,
-    parse_act_kwargs,
-    parse_milestones,
-)
+from ..training.config import CPU_WIDTH, DEFAULT_WIDTH, TrainConfig
 from ..training.distributed import Ranks, launch, without_option
 from ..training.loop import run_device
+from ..training.settings import FIELD_DEFAULT, field_default
 from ..training.tensorboard import summary_writer_class
-from ..training.threads import apply_threads as set_threads
+from ..training.threads import apply_threads
 
 HELP = "train one model (convention, swap or nobn order) into a run directory"
 
 
+# The help sections of the training flags, by a setting's group (training/settings.py); the
+# "run" group's flags (--order, --seed) are `swapbn train`'s own: compare takes several.
+GROUPS = {"model": "model", "data": "data", "recipe": "recipe (explicit values override --preset)",
+          "running": "running"}
+
+
+def shown(value: object) -> str:
+    """A default as a help line shows it (argparse %-formats help: a % is doubled)."""
+    text = (("on" if value else "off") if isinstance(value, bool)
+            else f"{value:g}" if isinstance(value, float) else str(value))
+    return text.replace("%", "%%")
+
+
+def add_settings(p: argparse._ActionsContainer, group: str) -> None:
+    """The flags of the TrainConfig settings of one group, each from its field: option strings,
+    type, help with the default filled in. A flag not given leaves None, so the config keeps
+    its field's default (or `config_from_args` decides it)."""
+    types = TrainConfig.record_types()
+    for f, s in TrainConfig.settings():
+        if s.group != group:
+            continue
+        flags = s.flags or (f"--{f.name.replace('_', '-')}",)
+        default = field_default(f) if s.cli_default is FIELD_DEFAULT else s.cli_default
+        kwargs: dict = {"dest": f.name, "default": None, "metavar": s.metavar,
+                        "help": s.help.format(default=shown(default))}
+        if types[f.name] == (bool,):
+            kwargs["action"] = argparse.BooleanOptionalAction if default else "store_true"
+            del kwargs["metavar"]
+        elif s.parse is None:
+            kwargs["type"] = next((t for t in (float, int) if t in types[f.name]), None)
+        p.add_argument(*flags, **kwargs)
+        for flag, value in s.consts:
+            p.add_argument(flag, dest=f.name, action="store_const", const=value,
+                           help=f"the same as {flags[0]} {value}")
+
+
 def add_training_arguments(p: argparse.ArgumentParser, *,
                            json_help: str = "print the final record of the run as JSON") -> None:
-    """The flags every training command shares (model, data, recipe, device, output)."""
-    g = p.add_argument_group("model")
-    g.add_argument("--arch", default="vgg16_11", help="model name (see `swapbn models`)")
-    g.add_argument("--act", default=None, help="activation: tanh (default for swapbn's models), "
-                   "lecun_tanh, softsign, relu, shifted_tanh; a torchvision: or timm: model "
-                   "keeps its own unless given")
-    g.add_argument("--act-kwargs", default=None, metavar="K=V,...",
-                   help="activation parameters, e.g. dx=0.5,dy=0.1 for shifted_tanh")
-    g.add_argument("--width", type=float, default=None,
-                   help=f"channel multiplier (default {DEFAULT_WIDTH:g}; 1, the paper's models, "
-                        "with --preset or a torchvision: or timm: model)")
-    g = p.add_argument_group("data")
-    g.add_argument("--dataset", default="digits",
-                   help="digits, cifar10, cifar100, tinyimagenet, imagenet or folder")
-    g.add_argument("--data-root", default=None, help="folder that holds the data set")
-    g.add_argument("--train-subset", type=int, default=None, metavar="N",
-                   help="train on a stratified subset of N images")
-    g.add_argument("--val-images", "--val-split", dest="val_images", type=int, default=0,
-                   metavar="N", help="hold out N training images as a validation split")
-    g = p.add_argument_group("recipe (explicit values override --preset)")
-    g.add_argument("--preset", default=None,
-                   help="'paper': the paper's Tables 3-6 recipe; 'cpu': the lr and wd the cpu "
-                        "scale's grid chose (docs/results.md), width 0.25")
-    g.add_argument("--epochs", type=int, default=None, help="default 10 (or the preset's)")
-    g.add_argument("--lr", type=float, default=None,
-                   help="initial learning rate (default 0.01 or the preset's)")
-    g.add_argument("--milestones", default=None, metavar="E1,E2",
-                   help="epochs where the lr drops x0.1 (default 50%% and 75%% of the epochs)")
-    g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    g.add_argument("--wd", type=float, default=None,
-                   help="weight decay of weight layers (default 5e-4 or the preset's)")
-    g.add_argument("--bn-gamma-wd", type=float, default=None,
-                   help="weight decay of BN gamma (default --wd)")
-    g.add_argument("--bn-beta-wd", type=float, default=None,
-                   help="weight decay of BN beta (default --wd)")
-    g.add_argument("--nwdbn", action="store_true",
-                   help="no weight decay on BN gamma and beta (the paper's NWDBN)")
-    g.add_argument("--batch-size", type=int, default=None, help="default 64 (or the preset's)")
-    g = p.add_argument_group("running")
-    g.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
-    g.add_argument("--precision", default="auto",
-                   help=f"{', '.join(PRECISIONS)}; auto (default): bf16 autocast on a CPU "
-                        "with native bf16 arithmetic, float32 on other CPUs and on CUDA (TF32)")
-    g.add_argument("--amp", dest="precision", action="store_const", const="bf16",
-                   help="the same as --precision bf16")
-    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-                   help="NHWC memory format for conv models (default on: 1.3x faster training "
-                        "on a CPU, and what cuDNN's fastest kernels want)")
-    g.add_argument("--compile", action="store_true",
-                   help="torch.compile the model (CPU: needs a C++ compiler, and the first "
-                        "step takes about two minutes on 2 cores)")
-    g.add_argument("--deterministic", action="store_true",
-                   help="no TF32 and no cudnn.benchmark on CUDA; deterministic kernels")
+    """The flags every training command shares: one per TrainConfig setting with a group, then
+    how this process runs and what it prints."""
+    groups = {name: p.add_argument_group(title) for name, title in GROUPS.items()}
+    for name, g in groups.items():
+        add_settings(g, name)
+    g = groups["running"]
     g.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for PyTorch (default: the cores the load average leaves "
                         "free, so a busy CPU is not oversubscribed)")
-    g.add_argument("--stats-every", "--track-stats", dest="stats_every", type=int, default=0,
-                   metavar="K",
-                   help="measure saturation, skewness and sparsity every K epochs")
     g.add_argument("--tensorboard", nargs="?", const="", default=None, metavar="DIR",
                    help="write TensorBoard event files (default folder: tensorboard/ inside "
                         "each run directory); needs pip install 'swapbn[tensorboard]'")
@@ -107,30 +87,26 @@ def add_training_arguments(p: argparse.ArgumentParser, *,
     g.add_argument("--json", action="store_true", help=json_help)
 
 
-def config_from_args(args: argparse.Namespace, *, order: str, seed: int) -> TrainConfig:
-    """The (unresolved) TrainConfig the flags describe, for one order and seed."""
-    zoo = is_zoo_model(args.arch)
-    return TrainConfig(
-        arch=args.arch, act=args.act or (OWN_ACT if zoo else "tanh"), order=order, dataset=args.dataset,
-        data_root=args.data_root,
-        act_kwargs=parse_act_kwargs(args.act_kwargs) if args.act_kwargs else None,
-        train_subset=args.train_subset, val_images=args.val_images,
-        width=args.width if args.width is not None else (
-            CPU_WIDTH if args.preset == "cpu" and not zoo else
-            1.0 if args.preset or zoo else DEFAULT_WIDTH),
-        epochs=args.epochs, lr=args.lr,
-        milestones=parse_milestones(args.milestones) if args.milestones is not None else None,
-        momentum=args.momentum, wd=args.wd, bn_gamma_wd=args.bn_gamma_wd,
-        bn_beta_wd=args.bn_beta_wd, nwdbn=args.nwdbn, batch_size=args.batch_size, seed=seed,
-        device=args.device, precision=args.precision, stats_every=args.stats_every,
-        preset=args.preset,
-        channels_last=args.channels_last, compile=args.compile,
-        deterministic=args.deterministic)
-
-
-def apply_threads(args: argparse.Namespace) -> int:
-    """--threads (or the free cores): PyTorch's intra-op CPU threads for this process."""
-    return set_threads(args.threads)
+def config_from_args(args: argparse.Namespace, **fixed: object) -> TrainConfig:
+    """The (unresolved) TrainConfig the flags describe, with `fixed` settings (compare's order
+    and seed) instead of flags. The command line's width and activation depend on the model
+    and preset: a zoo model keeps its own activations and width, --preset takes the paper's
+    width (cpu: the cpu scale's)."""
+    given = {}
+    for f, s in TrainConfig.settings():
+        value = fixed[f.name] if f.name in fixed else getattr(args, f.name, None) \
+            if s.group is not None else None
+        if value is not None:
+            given[f.name] = s.parse(value) if s.parse is not None and isinstance(value, str) \
+                else value
+    config = TrainConfig(**given)
+    zoo = is_zoo_model(config.arch)
+    if "act" not in given and zoo:
+        config.act = OWN_ACT
+    if "width" not in given:
+        config.width = (CPU_WIDTH if config.preset == "cpu" and not zoo else
+                        1.0 if config.preset or zoo else DEFAULT_WIDTH)
+    return config
 
 
 def describe(config: TrainConfig, seeds: list[int] | None = None) -> str:
@@ -163,9 +139,7 @@ def summary(final: FinalRecord) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--order", default="swap", help="convention, swap or nobn")
-    p.add_argument("--seed", type=int, default=0,
-                   help="initialisation, batch order and augmentation (default 0)")
+    add_settings(p, "run")  # --order, --seed
     p.add_argument("--out", default=None,
                    help="run directory (default runs/train/<dataset>-<arch>-<act>-<order>-s<seed>)")
     add_training_arguments(p)
@@ -180,7 +154,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = config_from_args(args, order=args.order, seed=args.seed).resolve()
+    config = config_from_args(args).resolve()
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
@@ -196,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         return launch(args.nproc_per_node, without_option(sys.argv[1:], "--nproc-per-node"))
     ranks = Ranks.from_env(device, sync_bn=args.sync_bn)
     args.quiet = args.quiet or not ranks.leader  # rank 0 speaks for all
-    apply_threads(args)
+    apply_threads(args.threads)
     for warning in config.warnings():
         print(f"swapbn train: warning: {warning}", file=sys.stderr)
     out = Path(args.out or f"runs/train/{config.dataset}-{config.arch}-{config.act}-"

@@ -86,7 +86,7 @@ class DataSet:
             raise UsageError(f"unknown split {quoted(name)}; choose train, test or val")
         split = getattr(self, name)
         if split is None:
-            raise UsageError(f"data set {self.name} has no {name} split (set val_split > 0)")
+            raise UsageError(f"data set {self.name} has no {name} split (set val_images > 0)")
         return split
 
     def loader(

@@ -67,13 +67,13 @@ def load_dataset(
     root: str | Path | None = None,
     *,
     train_subset: int | None = None,
-    val_split: int = 0,
+    val_images: int = 0,
     seed: int = 0,
     download: bool = False,
 ) -> DataSet:
     """Load data set `name` (see `DATASETS`) ready for `data.loader(...)`.
 
-    `val_split=N` holds out N training images (stratified, chosen by `seed`) as `data.val`;
+    `val_images=N` holds out N training images (stratified, chosen by `seed`) as `data.val`;
     `train_subset=N` then keeps a stratified, seeded subset of N of the remaining training
     images. Mean and std describe the training images actually used.
     """
@@ -91,7 +91,7 @@ def load_dataset(
             raise UsageError(f"data root {shown_path(root)} is not a folder"
                              + (f"; {extract_hint(root)}" if is_archive(root) else ""))
     data = DATASETS[name](root, seed, download)
-    return check_classes(_select(data, train_subset, int(val_split), seed))
+    return check_classes(_select(data, train_subset, int(val_images), seed))
 
 
 def check_classes(data: DataSet) -> DataSet:
@@ -116,7 +116,7 @@ def _select(data: DataSet, train_subset: int | None, val_images: int, seed: int)
         return data
     train, val = data.train, None
     if val_images:
-        held, rest = stratified_pick(train.labels, val_images, seed, "val_split")
+        held, rest = stratified_pick(train.labels, val_images, seed, "val_images")
         train, val = train.subset(rest), train.subset(held)
     if train_subset is not None and int(train_subset) != len(train):
         picked, _ = stratified_pick(train.labels, int(train_subset), seed, "train_subset")

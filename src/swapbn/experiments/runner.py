@@ -2,13 +2,13 @@
 
 A run is *done* when its folder holds a final.json with status completed or diverged (a
 diverged run is a result of its setting, not an accident) and a config.json equal to the
-planned, resolved configuration. The comparison covers every TrainConfig field, tags included,
-except `device` and `data_root`: those say where a run was made, not what it is, so runs made on
-other machines (copied in) count. Failed and unfinished runs are run again, continuing from
-their last checkpoint when their configuration is unchanged; a run whose configuration changed
-starts over. A run whose records cannot be read (a corrupt config.json or final.json) is left
-out and listed as failed with the reason, until `--force RUN_ID` or `--retry-failed` starts it
-over (docs/faults.md).
+planned, resolved configuration (`TrainConfig.differences`: every field, tags included, except
+how a step ran and where the run was made, `device` and `data_root`, so runs made on other
+machines (copied in) count). Failed and unfinished runs are run again, continuing from their
+last checkpoint when their configuration is unchanged (where they were made included); a run
+whose configuration changed starts over. A run whose records cannot be read (a corrupt
+config.json or final.json) is left out and listed as failed with the reason, until `--force
+RUN_ID` or `--retry-failed` starts it over (docs/faults.md).
 """
 
 from __future__ import annotations
@@ -25,14 +25,10 @@ from ..atomic import refuse_link
 from ..errors import RecordError, UsageError, quoted
 from ..rundir import FinalRecord, RunDir
 from ..training import TrainConfig
-from ..training.fast import HOW_FIELDS
 from ..training.progress import eta_text, overall_text
 from ..training.threads import free_cores
 from .backends import run_local, run_ray
 from .registry import RunSpec
-
-# Fields that say where or how a run was made rather than what it is.
-WHERE_FIELDS = ("device", "data_root", *HOW_FIELDS)
 
 
 @dataclass
@@ -75,12 +71,11 @@ def check_existing(specs: list[RunSpec], out: str | Path, *,
             continue
         elif recorded is None:
             state = "new"
-        elif run.differences(config, ignore=WHERE_FIELDS):
-            state = "changed"
+        elif TrainConfig.differences(recorded, config,
+                                     finished=final is not None and final.finished):
+            state = "changed"  # another run, or an unfinished one made elsewhere
         elif final is not None and final.finished:
             state = "done"
-        elif run.differences(config):
-            state = "changed"  # same run elsewhere, unfinished: its checkpoint cannot continue
         else:
             state = "resume"
         planned.append(PlannedRun(spec, config, state, final if state == "done" else None))

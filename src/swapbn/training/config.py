@@ -2,7 +2,9 @@
 
 A config is written in two steps: what the user asked for (unset values are None) and the
 resolved config (`resolve()`), where the paper preset or the small-run defaults fill every
-unset value. Only resolved configs are trained and recorded in config.json.
+unset value. Only resolved configs are trained and recorded in config.json. Each field is a
+setting (training/settings.py): its flag, its type in config.json and whether two runs differ
+by it come from the field.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,7 +30,9 @@ from ..presets import (
     cpu_recipe,
     paper_recipe,
 )
+from ..rundir import CONFIG_TYPES
 from .fast import native_cpu_bf16
+from .settings import HOW, LABEL, WHERE, Settings, setting
 
 PRESETS: tuple[str, ...] = ("paper", "cpu")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
@@ -140,51 +144,100 @@ def _check_arch(config: TrainConfig) -> None:
                          "swapbn's own models")
 
 
-@dataclass
-class TrainConfig:
-    """One training run. Unset (None) values are filled by `resolve()`."""
+def _either(names) -> str:
+    """'a, b or c' for a help line."""
+    names = list(names)
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
 
-    arch: str = "vgg16_11"
-    act: str = "tanh"
-    order: str = "swap"
-    dataset: str = "digits"
-    data_root: str | None = None
-    act_kwargs: dict[str, float] | None = None
-    train_subset: int | None = None
-    val_images: int = 0  # training images held out as a validation split
-    width: float = 1.0
+
+@dataclass
+class TrainConfig(Settings):
+    """One training run. Unset (None) values are filled by `resolve()`. Each field's metadata
+    (training/settings.py) gives its flag and help, and says whether two runs differ by it."""
+
+    arch: str = setting("vgg16_11", group="model",
+                        help="model name (default {default}; see `swapbn models`)")
+    act: str = setting(
+        "tanh", group="model",
+        help=f"activation: {_either(ACTIVATIONS)} (default {{default}} for swapbn's models; "
+             "a torchvision: or timm: model keeps its own unless given)")
+    order: str = setting("swap", group="run", help=f"{_either(ORDERS)} (default {{default}})")
+    dataset: str = setting("digits", group="data",
+                           help=f"{_either(DATASETS)} (default {{default}})")
+    data_root: str | None = setting(None, kind=WHERE, group="data",
+                                    help="folder that holds the data set")
+    act_kwargs: dict[str, float] | None = setting(
+        None, group="model", metavar="K=V,...", parse=parse_act_kwargs,
+        help="activation parameters, e.g. dx=0.5,dy=0.1 for shifted_tanh")
+    train_subset: int | None = setting(None, group="data", metavar="N",
+                                       help="train on a stratified subset of N images")
+    val_images: int = setting(0, group="data", flags=("--val-images", "--val-split"),
+                              metavar="N", help="hold out N training images as a validation "
+                                                "split (default {default})")
+    width: float = setting(
+        1.0, group="model", cli_default=DEFAULT_WIDTH,
+        help=f"channel multiplier (default {{default}}; {CPU_WIDTH:g} with --preset cpu; 1, "
+             "the paper's models, with --preset paper or a torchvision: or timm: model)")
     bias: bool = True
-    epochs: int | None = None
-    lr: float | None = None
-    milestones: list[int] | None = None
-    momentum: float = 0.9
-    wd: float | None = None
-    bn_gamma_wd: float | None = None
-    bn_beta_wd: float | None = None
-    nwdbn: bool = False
-    batch_size: int | None = None
-    seed: int = 0
-    device: str = "auto"
+    epochs: int | None = setting(None, group="recipe", recipe=True, cli_default=DEFAULT_EPOCHS,
+                                 help="default {default} (or the preset's)")
+    lr: float | None = setting(None, group="recipe", recipe=True, cli_default=DEFAULT_LR,
+                               help="initial learning rate (default {default} or the preset's)")
+    milestones: list[int] | None = setting(
+        None, group="recipe", recipe=True, metavar="E1,E2", parse=parse_milestones,
+        cli_default=" and ".join(f"{f:.0%}" for f in MILESTONE_FRACTIONS),
+        help="epochs where the lr drops x0.1 (default {default} of the epochs)")
+    momentum: float = setting(0.9, group="recipe", help="SGD momentum (default {default})")
+    wd: float | None = setting(
+        None, group="recipe", recipe=True, cli_default=DEFAULT_WD,
+        help="weight decay of weight layers (default {default} or the preset's)")
+    bn_gamma_wd: float | None = setting(None, group="recipe", recipe=True,
+                                        help="weight decay of BN gamma (default --wd)")
+    bn_beta_wd: float | None = setting(None, group="recipe", recipe=True,
+                                       help="weight decay of BN beta (default --wd)")
+    nwdbn: bool = setting(False, group="recipe",
+                          help="no weight decay on BN gamma and beta (the paper's NWDBN)")
+    batch_size: int | None = setting(None, group="recipe", recipe=True,
+                                     cli_default=DEFAULT_BATCH_SIZE,
+                                     help="default {default} (or the preset's)")
+    seed: int = setting(0, group="run", help="initialisation, batch order and augmentation "
+                                             "(default {default})")
+    device: str = setting("auto", kind=WHERE, group="running",
+                          help="auto (CUDA when available), cpu, cuda or cuda:N "
+                               "(default {default})")
     # float32 or bf16 autocast; auto: bf16 on a CPU with native bf16 arithmetic, float32 on
     # other CPUs and on CUDA (with TF32 unless deterministic). Resolved before a run is recorded.
-    precision: str = "auto"
-    channels_last: bool = True  # NHWC for conv models: 1.3x training on 2 CPU cores (fast.py)
-    compile: bool = False  # torch.compile the model for training and evaluation
-    deterministic: bool = False  # no TF32, no cudnn.benchmark, deterministic kernels
-    stats_every: int = 0  # measure the paper's statistics every K epochs (0: off)
-    preset: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
+    precision: str = setting(
+        "auto", group="running", consts=(("--amp", "bf16"),),
+        help=f"{', '.join(PRECISIONS)}; {{default}} (default): bf16 autocast on a CPU with "
+             "native bf16 arithmetic, float32 on other CPUs and on CUDA (TF32)")
+    channels_last: bool = setting(
+        True, kind=HOW, group="running",
+        help="NHWC memory format for conv models (default {default}: 1.3x faster training on a "
+             "CPU, and what cuDNN's fastest kernels want)")
+    compile: bool = setting(
+        False, kind=HOW, group="running",
+        help="torch.compile the model for training and evaluation (CPU: needs a C++ compiler, "
+             "and the first step takes about two minutes on 2 cores)")
+    deterministic: bool = setting(
+        False, kind=HOW, group="running",
+        help="no TF32 and no cudnn.benchmark on CUDA; deterministic kernels")
+    stats_every: int = setting(
+        0, group="running", flags=("--stats-every", "--track-stats"), metavar="K",
+        help="measure saturation, skewness and sparsity every K epochs (0: never; default "
+             "{default})")
+    preset: str | None = setting(
+        None, group="recipe",
+        help=f"'paper': the paper's Tables 3-6 recipe; 'cpu': the lr and wd the cpu scale's "
+             f"grid chose (docs/results.md), width {CPU_WIDTH:g}")
+    tags: dict[str, str] = setting(factory=dict, kind=LABEL)
 
     # -- construction -------------------------------------------------------------------------
 
     @classmethod
-    def fields(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         """A config from config.json (extra keys such as num_classes are ignored)."""
-        return cls(**{k: d[k] for k in cls.fields() if k in d})
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})
 
     @property
     def bf16(self) -> bool:
@@ -201,8 +254,8 @@ class TrainConfig:
 
     @property
     def resolved(self) -> bool:
-        return None not in (self.epochs, self.lr, self.milestones, self.wd, self.batch_size,
-                            self.bn_gamma_wd, self.bn_beta_wd)
+        """Whether every recipe setting is filled (`resolve()`)."""
+        return all(getattr(self, f.name) is not None for f, s in self.settings() if s.recipe)
 
     def resolve(self) -> TrainConfig:
         """Fill unset values from the preset (or the small-run defaults) and check everything.
@@ -298,7 +351,7 @@ class TrainConfig:
         if self.val_images < 0:
             raise UsageError(f"validation split must be zero or positive, got {self.val_images}")
         if self.stats_every < 0:
-            raise UsageError(f"track-stats must be zero (off) or a number of epochs, "
+            raise UsageError(f"stats-every must be zero (off) or a number of epochs, "
                              f"got {self.stats_every}")
         if self.data_root is not None and not Path(self.data_root).expanduser().exists():
             raise UsageError(f"data root {shown_path(self.data_root)} does not exist")
@@ -317,3 +370,7 @@ class TrainConfig:
             out.append(f"--data-root {shown_path(self.data_root)} is not read: data set {self.dataset} is "
                        "built in")
         return out
+
+
+# config.json's reader checks every field by the type its annotation gives.
+CONFIG_TYPES.update(TrainConfig.record_types())

@@ -1,10 +1,10 @@
 """The fast path of the training step: memory format, compilation and backend settings.
 
 Each setting changes how a step runs, never what it computes beyond float rounding, so they
-are recorded in config.json but left out when sweeps compare a run with its plan
-(`HOW_FIELDS`). channels_last (NHWC) lets cuDNN and oneDNN pick their fastest convolutions;
-cudnn.benchmark times the candidate kernels once per shape; TF32 matmuls and convolutions
-use the tensor cores of Ampere and later GPUs at about float32 accuracy (off with
+are recorded in config.json but never make two runs differ (their TrainConfig fields are of
+kind HOW, training/settings.py). channels_last (NHWC) lets cuDNN and oneDNN pick their fastest
+convolutions; cudnn.benchmark times the candidate kernels once per shape; TF32 matmuls and
+convolutions use the tensor cores of Ampere and later GPUs at about float32 accuracy (off with
 --deterministic, which also asks for deterministic kernels). bf16 autocast (--precision bf16)
 does change what is computed, so precision is part of what makes two runs the same; on a CPU
 `--precision auto` picks it only where the CPU has native bf16 arithmetic (AVX512-BF16 or
@@ -19,8 +19,6 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
-
-HOW_FIELDS = ("compile", "channels_last", "deterministic")
 
 
 def native_cpu_bf16() -> bool:

@@ -26,7 +26,6 @@ from ..rundir import FinalRecord, RunDir
 from .config import DATA_SEED, TrainConfig
 from .distributed import Ranks
 from .fast import (
-    HOW_FIELDS,
     autocast,
     backend_settings,
     compute_mode,
@@ -82,7 +81,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
         return recorded
     show = Progress(progress and ranks.leader, stream)
     data = load_dataset(config.dataset, config.data_root, train_subset=config.train_subset,
-                        val_split=config.val_images, seed=DATA_SEED)
+                        val_images=config.val_images, seed=DATA_SEED)
     seed_everything(config.seed)
     model = build_model(config.arch, num_classes=data.num_classes, act=config.act,
                         order=config.order, width=config.width, in_channels=data.in_channels,
@@ -232,14 +231,16 @@ def claim_output(run: RunDir, config: TrainConfig, *, resume: bool,
         raise UsageError(f"{unreadable}; give another out_dir, or force=True to delete them",
                          cli=f"{unreadable}; choose another --out, or pass --force to delete "
                              "them")
-    changed = run.differences(config.to_dict(), ignore=("tags", *HOW_FIELDS))
+    finished = final is not None and final.finished
+    changed = TrainConfig.differences(run.config, config.to_dict(), finished=finished,
+                                      labels=False)  # sweeps compare their tags first
     if changed:
         differs = (f"cannot resume {run.path}: its configuration differs in "
                    f"{', '.join(changed)}")
         raise UsageError(f"{differs}; give another out_dir, or force=True to delete it and "
                          "start over", cli=f"{differs}; choose another --out, or pass --force "
                                            "to delete it and start over")
-    return final if final is not None and final.finished else None
+    return final if finished else None
 
 
 def ended(final: FinalRecord, lines: list[dict], seconds: float) -> FinalRecord:
