@@ -34,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
                             image_size=args.image_size)
         print(f"{name:<12} {count_parameters(model):>12,} {len(measurement_points(model)):>7}")
     print("torchvision:NAME, timm:NAME: any classification model of torchvision or timm, "
-          "with its own activations unless --act is given (README, Your own model)")
+          "with its own activations unless --act is given (docs/guide.md, Your own model)")
     return 0

@@ -143,7 +143,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None,
                    help="run directory (default runs/train/<dataset>-<arch>-<act>-<order>-s<seed>)")
     add_training_arguments(p)
-    g = p.add_argument_group("several processes (started by torchrun; README, Several GPUs)")
+    g = p.add_argument_group("several processes (started by torchrun; docs/distributed.md)")
     g.add_argument("--no-sync-bn", dest="sync_bn", action="store_false",
                    help="BatchNorm over each process's slice of the batch instead of the "
                         "global batch")

@@ -1,6 +1,6 @@
 """torchvision's classification models (`torchvision:resnet18`, built by models/zoo.py).
 
-Architectures stay torchvision's own at every image size (README, "Your own model"): on 32 px
+Architectures stay torchvision's own at every image size (docs/guide.md, "Your own model"): on 32 px
 images a ResNet's stem (7x7 stride 2, max pool) leaves 8 px maps for its first stage and 1 px
 for its last. The CIFAR stem (3x3 stride 1, no max pool) would cost 16 times the compute, which
 a CPU-scale sweep cannot afford. Only a ResNet's first convolution follows the data set's

@@ -1,6 +1,6 @@
 """Model zoos swapbn did not build, by name: `torchvision:resnet18`, `timm:efficientnet_b0`.
 
-One mechanism for every zoo (README, "Your own model"): the zoo's own architecture with no
+One mechanism for every zoo (docs/guide.md, "Your own model"): the zoo's own architecture with no
 weights downloaded, its own activations unless an activation is asked for
 (`replace_activations`), and the swap order by `swap_norm_act`; width and the nobn order are
 swapbn's own models' knobs. Each zoo module says only how to list its names and build one.
