@@ -4,12 +4,12 @@ Within an experiment, runs are grouped by setting (tags.setting) and variant (ta
 the setting plus its grid point when a grid was run). Grid selection follows the paper: the
 variant with the best mean test accuracy over seeds stands for its setting
 (`swapbn.experiments.select_per_setting`). Only completed runs enter the means; the others
-are listed beside them.
+are listed beside them. A model-level number is a `swapbn.intervals.Summary` over seeds (None
+where undefined); per-layer curves are NumPy arrays, NaN where undefined.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -18,28 +18,12 @@ import numpy as np
 
 from ..experiments import EXPERIMENTS, select_per_setting
 from ..experiments.recipes import above_chance, test_images
+from ..intervals import Summary
 from .runs import Run
 
 MODEL_METRICS = ("test_acc", "avg_saturation", "max_saturation", "avg_skewness",
                  "avg_sparsity")
 SETTING_KEYS = ("arch", "act", "order", "dataset", "depth", "bn_wd", "bn_beta_wd")
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Mean and sample standard deviation (ddof 1; NaN for one value) of the defined values."""
-
-    mean: float
-    std: float
-    n: int
-
-    @classmethod
-    def of(cls, values) -> Summary:
-        kept = np.array([v for v in values if v is not None and math.isfinite(v)], float)
-        if kept.size == 0:
-            return cls(math.nan, math.nan, 0)
-        std = float(kept.std(ddof=1)) if kept.size > 1 else math.nan
-        return cls(float(kept.mean()), std, int(kept.size))
 
 
 def model_value(run: Run, metric: str) -> float | None:
@@ -97,8 +81,12 @@ class Group:
         classes = int(config.get("num_classes") or 10)
         return any(above_chance(r.test_acc, test_images(config), classes) for r in done)
 
+    def values(self, metric: str) -> list[float | None]:
+        """The metric of each completed seed: the sample its mean and intervals are built on."""
+        return [model_value(r, metric) for r in self.completed]
+
     def summary(self, metric: str) -> Summary:
-        return Summary.of(model_value(r, metric) for r in self.completed)
+        return Summary.of(self.values(metric))
 
     def layer_names(self) -> list[str]:
         for r in self.completed:

@@ -58,8 +58,12 @@ def _defined(v) -> bool:
     return v is not None and math.isfinite(v)
 
 
-def _std(v: float) -> float:
-    return 0 if math.isnan(v) else v
+def _std(v: float | None) -> float:
+    return 0 if v is None else v
+
+
+def _nan(v: float | None) -> float:
+    return math.nan if v is None else v
 
 
 def _order_groups(groups: list[Group]) -> list[Group]:
@@ -334,8 +338,8 @@ def against_parameter(groups: list[Group], param: str, metrics: tuple[str, str],
     ax = fig.subplots()
     for axis, metric, color in ((ax, metrics[0], "C0"), (ax.twinx(), metrics[1], "C3")):
         s = [g.summary(metric) for g in gs]
-        axis.errorbar(xs_plot, [v.mean for v in s], yerr=[_std(v.std) for v in s], color=color,
-                      marker="o", capsize=3, label=LABELS[metric])
+        axis.errorbar(xs_plot, [_nan(v.mean) for v in s], yerr=[_std(v.std) for v in s],
+                      color=color, marker="o", capsize=3, label=LABELS[metric])
         axis.set_ylabel(LABELS[metric], color=color)
     ax.set_xscale("log")
     ax.set_xticks(list(xs_plot), [("0" if x == 0 else f"{x:g}") for x in xs], rotation=45)

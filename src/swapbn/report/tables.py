@@ -63,11 +63,7 @@ def write_directions_csv(path: Path, experiment: str, checks: list[Check]) -> Pa
 
 
 def _pm(g: Group, metric: str, digits: int) -> str:
-    s = g.summary(metric)
-    if s.n == 0:
-        return "—"
-    text = f"{s.mean:.{digits}f}"
-    return text if math.isnan(s.std) else f"{text} ± {s.std:.{digits}f}"
+    return g.summary(metric).text(digits)
 
 
 def markdown_table(groups: list[Group]) -> str:

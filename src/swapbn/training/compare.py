@@ -6,8 +6,6 @@ three measures (saturation, skewness, sparsity) per order.
 
 from __future__ import annotations
 
-import math
-import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -16,7 +14,7 @@ from typing import TextIO
 
 from ..atomic import refuse_link, write_json, write_text
 from ..errors import UsageError, quoted, shown_path
-from ..intervals import welch
+from ..intervals import Summary, welch
 from .config import TrainConfig
 from .loop import train
 from .progress import overall_text
@@ -51,25 +49,18 @@ def run_name(order: str, seed: int) -> str:
     return f"{order}-s{seed}"
 
 
-def _mean(values: list[float | None]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return statistics.fmean(vals) if vals else None
-
-
 def summarize(runs: list[dict], orders: Sequence[str]) -> list[dict]:
     """Per order: accuracy mean and sample std over completed seeds, mean model averages."""
     rows = []
     for order in orders:
         mine = [r for r in runs if r["order"] == order]
         done = [r for r in mine if r["status"] == "completed"]
-        accs = [r["final_test_acc"] for r in done]
+        acc = Summary.of(r["final_test_acc"] for r in done)
         row = {"order": order, "runs": len(mine), "completed": len(done),
-               "test_acc_mean": _mean(accs),
-               # one seed has no sample std: left blank, as in the report's CSV files
-               "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else None,
-               "best_test_acc_mean": _mean([r["best_test_acc"] for r in done])}
+               "test_acc_mean": acc.mean, "test_acc_std": acc.std,
+               "best_test_acc_mean": Summary.of(r["best_test_acc"] for r in done).mean}
         for key in MEASURES:
-            row[key] = _mean([r[key] for r in done])
+            row[key] = Summary.of(r[key] for r in done).mean
         rows.append(row)
     return rows
 
