@@ -76,6 +76,12 @@ def _final_values(root: Path, experiment: str, variant: str, metric: str) -> lis
     return values
 
 
+def test_only_an_experiment_naming_a_reference_gets_a_differences_table(fake_report):
+    _, out, made = fake_report
+    assert "compare" not in made and not any(e.reference for e in EXPERIMENTS.values())
+    assert "Differences over seeds" not in (out / "README.md").read_text()
+
+
 def test_means_and_stds_over_seeds_are_exact(fake_report):
     root, out, _ = fake_report
     checked = 0

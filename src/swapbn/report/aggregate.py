@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..experiments import EXPERIMENTS, select_per_setting
+from ..experiments import find_experiment, select_per_setting
 from ..experiments.recipes import above_chance, test_images
 from ..intervals import Summary
 from .runs import Run
@@ -24,12 +24,17 @@ from .runs import Run
 MODEL_METRICS = ("test_acc", "avg_saturation", "max_saturation", "avg_skewness",
                  "avg_sparsity")
 SETTING_KEYS = ("arch", "act", "order", "dataset", "depth", "bn_wd", "bn_beta_wd")
+FINAL_NUMBERS = ("final_test_acc", "best_test_acc")  # final.json's own model-level numbers
 
 
 def model_value(run: Run, metric: str) -> float | None:
-    """One model-level number of a run (None when undefined)."""
+    """One model-level number of a run (None when undefined): test_acc (the final test
+    accuracy), a number of final.json, max_saturation, or one of its statistics."""
     if metric == "test_acc":
         return run.test_acc
+    if metric in FINAL_NUMBERS:
+        value = run.final.get(metric)
+        return float(value) if isinstance(value, (int, float)) else None
     stats = run.stats
     if metric == "max_saturation":
         sats = [layer.get("saturation") for layer in stats.get("layers", [])]
@@ -132,7 +137,8 @@ def group_runs(runs: list[Run]) -> dict[str, list[Group]]:
         for variant, rs in variants.items():
             rs = sorted(rs, key=lambda r: (r.seed is None, r.seed or 0, str(r.path)))
             groups.append(Group(exp, rs[0].setting, variant, rs, selected=variant in chosen))
-        swept = EXPERIMENTS[exp].swept if exp in EXPERIMENTS else None
+        known = find_experiment(exp)
+        swept = known.swept if known else None
         out[exp] = sorted(groups, key=lambda g: (
             g.keys.get(swept) or 0 if swept else 0, _natural(g.setting), _natural(g.variant)))
     return out

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import stats
 
 from ..activations import ACTIVATIONS
-from ..experiments import EXPERIMENTS
+from ..experiments import find_experiment
 from ..intervals import HOLDS, MISSING, Difference, verdict_of, welch
 from .aggregate import Group, selected
 from .published import published_value
@@ -270,5 +270,5 @@ def _bn_against_nobn(groups: list[Group]) -> list[Check]:
 
 def directions(experiment: str, groups: list[Group]) -> list[Check]:
     """The paper's claims about one experiment, checked on its runs ([] if it makes none)."""
-    known = EXPERIMENTS.get(experiment)
+    known = find_experiment(experiment)
     return [c for name in (known.claims if known else ()) for c in CLAIMS[name](groups)]

@@ -21,6 +21,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..atomic import atomic_write
+from ..experiments import ADHOC
+from ..experiments.registry import COMPARE
 from ..metrics.measure import FIRST_LAYER, layer_numbers
 from ..metrics.samples import ChannelSamples
 from .aggregate import Group, model_value, selected
@@ -539,7 +541,7 @@ def _fig18(gs: list[Group], path: Path) -> Path | None:
 
 # `swapbn compare` and `swapbn report` on a compare folder: the figures a reader of the paper
 # looks at first (Figures 3 and 4 and Section 5.2's sparsity in one row; Figure 1's layer).
-COMPARE_FIGURES = ("compare_layer_metrics", "compare_channel_distributions")
+COMPARE_FIGURES = ADHOC[COMPARE].figures
 
 
 @figure("compare_layer_metrics")
