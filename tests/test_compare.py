@@ -178,6 +178,7 @@ def test_compare_tables_are_the_reports_summary_of_its_runs(tmp_path, capsys) ->
     # same differences, intervals and verdicts (convention is the reference: swap - convention).
     for line in tables + diff_rows:
         assert f"\n{line}\n" in readme
+    assert "Does a variant of a scale" not in readme  # runs of no scale are checked against none
     # The printed tables hold the same cells.
     for rows in (tables, diff_rows):
         head = _cells(rows[0], markdown=True)

@@ -192,8 +192,8 @@ def scale_check_section(sections: list[Section]) -> list[str]:
     lines = []
     for (exp, scale), sec in by_key.items():
         reference = SCALES[scale].reference if scale in SCALES else None
-        ref = by_key.get((exp, reference))
-        if ref is None:
+        ref = by_key.get((exp, reference)) if reference is not None else None
+        if ref is None:  # not a variant scale (runs of no scale are checked against nothing)
             continue
         lines += markdown_scale_check(exp, ref.groups, sec.groups, ref.checks, sec.checks,
                                       scale, reference)
