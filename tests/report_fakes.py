@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from swapbn.metrics import ChannelSamples
+from swapbn.report.aggregate import Group, group_runs
+from swapbn.report.runs import Run
 from swapbn.rundir import FinalRecord, RunDir
 
 SEEDS = (0, 1)
@@ -209,3 +211,16 @@ def write_fake_sweep(root: Path) -> dict[str, list[Fake]]:
     write_run(root, main["swap"], 2, status="failed")
     write_run(root, main["convention"], 2, status=None)
     return made
+
+
+def compare_groups(runs: list[dict]) -> list[Group]:
+    """The report's groups of in-memory `swapbn compare` runs, one per order, given as rows of
+    order, status, final_test_acc, best_test_acc and the three model averages."""
+    made = [Run(path=Path(f"{r['order']}-s{i}"),
+                config={"seed": i, "tags": {"experiment": "compare", "variant": r["order"]}},
+                final={"status": r["status"], "final_test_acc": r["final_test_acc"],
+                       "best_test_acc": r["best_test_acc"],
+                       "stats": {k: r[k] for k in ("avg_saturation", "avg_skewness",
+                                                   "avg_sparsity")}})
+            for i, r in enumerate(runs)]
+    return group_runs(made)["compare"]

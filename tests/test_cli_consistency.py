@@ -8,10 +8,12 @@ import json
 
 import pytest
 
+from report_fakes import compare_groups
 from swapbn import cli
+from swapbn.commands.compare import EXPERIMENT, summary_row
 from swapbn.commands.train import describe
 from swapbn.errors import UsageError
-from swapbn.training.compare import summarize, table
+from swapbn.report.tables import summary_table
 from swapbn.training.config import TrainConfig, parse_seeds
 from swapbn.version import __version__
 
@@ -109,9 +111,11 @@ def test_one_seed_has_no_spread() -> None:
     run = {"order": "swap", "status": "completed", "final_test_acc": 91.25,
            "best_test_acc": 92.0, "avg_saturation": 0.5, "avg_skewness": 1.0,
            "avg_sparsity": 0.2}
-    (row,) = summarize([run], ["swap"])
+    (group,) = compare_groups([run])
+    row = summary_row(group)
     assert row["test_acc_std"] is None
-    text = table([row])
+    text = summary_table([group], EXPERIMENT.columns, markdown=False)
     assert "91.25" in text and "±" not in text
-    (two,) = summarize([run, {**run, "final_test_acc": 93.25}], ["swap"])
-    assert "92.25 ± 1.41" in table([two])  # sample std of 91.25 and 93.25 is sqrt(2)
+    two = compare_groups([run, {**run, "final_test_acc": 93.25}])
+    # sample std of 91.25 and 93.25 is sqrt(2)
+    assert "92.25 ± 1.41" in summary_table(two, EXPERIMENT.columns, markdown=False)

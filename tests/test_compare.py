@@ -1,17 +1,25 @@
-"""`swapbn compare`: runs per order and seed, the summary table, compare.json and compare.md."""
+"""`swapbn compare`: runs per order and seed, the summary table, compare.json and compare.md,
+which are the report's summary of the same run directories."""
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import statistics
 
+import pytest
 import torch
 
 from png_checks import assert_png_drawn
+from report_fakes import compare_groups
 from swapbn import cli
+from swapbn.commands.compare import EXPERIMENT, summary_row
+from swapbn.experiments import EXPERIMENTS, find_experiment
 from swapbn.intervals import welch
+from swapbn.report.build import build_report
 from swapbn.report.figures import COMPARE_FIGURES
-from swapbn.training.compare import differences, summarize
+from swapbn.report.tables import differences
 
 FAST = ["--width", "0.0625", "--train-subset", "80", "--epochs", "1", "--batch-size", "40",
         "--device", "cpu"]
@@ -116,7 +124,7 @@ def test_summary_counts_diverged_runs_but_averages_completed_ones() -> None:
         {"order": "swap", "status": "diverged", "final_test_acc": None, "best_test_acc": None,
          "avg_saturation": None, "avg_skewness": None, "avg_sparsity": None},
     ]
-    (row,) = summarize(runs, ["swap"])
+    (row,) = [summary_row(g) for g in compare_groups(runs)]
     assert (row["runs"], row["completed"]) == (3, 2)
     assert row["test_acc_mean"] == 85.0
     assert abs(row["test_acc_std"] - 50 ** 0.5) < 1e-12  # sample std of 80 and 90
@@ -132,8 +140,8 @@ def test_differences_are_welch_intervals_against_convention() -> None:
             run("convention", 60.0, 0.5), run("convention", 61.0, 0.6),
             run("convention", 62.0, 0.4), run("convention", None, 9.0, status="diverged"),
             run("nobn", 50.0, 1.0)]
-    rows = {(r["order"], r["measure"]): r for r in differences(runs, ["swap", "convention",
-                                                                      "nobn"])}
+    rows = {(r["order"], r["measure"]): r
+            for r in differences(compare_groups(runs), EXPERIMENT.reference)}
     assert {r["reference"] for r in rows.values()} == {"convention"}
     acc = rows[("swap", "final_test_acc")]
     ref = welch([70.0, 72.0, 71.0], [60.0, 61.0, 62.0])
@@ -146,3 +154,123 @@ def test_differences_are_welch_intervals_against_convention() -> None:
     one = rows[("nobn", "final_test_acc")]  # one nobn seed
     assert one["diff"] == -11.0 and one["low"] is None and one["verdict"] == "not resolved"
     assert one["interval"] == "-11 (1 seed: no interval)"
+
+
+def _cells(line: str, markdown: bool) -> list[str]:
+    """The cells of a table row: markdown's between bars, aligned text's between 2+ spaces."""
+    return [c.strip() for c in line.strip("| ").split(" | ")] if markdown else \
+        re.split(r"\s{2,}", line.strip())
+
+
+def test_compare_tables_are_the_reports_summary_of_its_runs(tmp_path, capsys) -> None:
+    out = tmp_path / "cmp"
+    assert cli.main(["compare", "--orders", "swap,convention", "--seeds", "0,1", *FAST,
+                     "--out", str(out)]) == 0
+    text = capsys.readouterr().out.splitlines()
+    page, (section,) = build_report(out)
+    readme = page.read_text()
+    md = (out / "compare.md").read_text()
+    orders_md, differences_md = md.split("Differences over seeds")
+    tables = [line for line in orders_md.splitlines() if line.startswith("|")]
+    diff_rows = [line for line in differences_md.splitlines() if line.startswith("|")]
+    assert len(tables) == 4 and len(diff_rows) == 2 + 4
+    # The report's page holds compare.md's tables line for line: the same means ± std, the
+    # same differences, intervals and verdicts (convention is the reference: swap - convention).
+    for line in tables + diff_rows:
+        assert f"\n{line}\n" in readme
+    assert "Does a variant of a scale" not in readme  # runs of no scale are checked against none
+    # The printed tables hold the same cells.
+    for rows in (tables, diff_rows):
+        head = _cells(rows[0], markdown=True)
+        start = next(i for i, line in enumerate(text) if _cells(line, False) == head)
+        for line, printed in zip(rows[2:], text[start + 1:], strict=False):
+            assert _cells(printed, markdown=False) == _cells(line, markdown=True)
+    # compare.json's numbers are the report's CSV numbers.
+    record = json.loads((out / "compare.json").read_text())
+    with (page.parent / "compare.csv").open(newline="") as f:
+        csv_rows = {r["setting"]: r for r in csv.DictReader(f)}
+    assert [r["order"] for r in record["summary"]] == ["convention", "swap"] == list(csv_rows)
+    for row in record["summary"]:
+        mine = csv_rows[row["order"]]
+        assert float(mine["test_acc_mean"]) == round(row["test_acc_mean"], 6)
+        assert float(mine["test_acc_std"]) == round(row["test_acc_std"], 6)
+        for key in ("avg_saturation", "avg_skewness", "avg_sparsity"):
+            assert float(mine[f"{key}_mean"]) == round(row[key], 6)
+    assert [(d["order"], d["reference"]) for d in record["differences"]] == [
+        ("swap", "convention")] * 4
+    assert section.differences == record["differences"]
+
+
+def test_one_seed_has_a_mean_and_no_spread_or_interval(tmp_path, capsys) -> None:
+    out = tmp_path / "one"
+    argv = ["compare", "--orders", "convention,swap", "--seeds", "0", *FAST, "--out", str(out)]
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    record = json.loads((out / "compare.json").read_text())
+    for row in record["summary"]:  # undefined is null (None), never NaN
+        assert row["completed"] == 1 and row["test_acc_mean"] is not None
+        assert row["test_acc_std"] is None
+        cells = f"| {row['order']} | {row['test_acc_mean']:.2f} | {row['avg_saturation']:.3f} |"
+        assert cells in (out / "compare.md").read_text()
+    md_rows = [line for line in (out / "compare.md").read_text().splitlines()
+               if line.startswith("|")]
+    assert "±" not in text and not any("±" in line for line in md_rows)
+    for d in record["differences"]:
+        assert (d["low"], d["high"], d["verdict"]) == (None, None, "not resolved")
+        assert d["interval"].endswith("(1 seed: no interval)")
+        assert d["seeds_to_resolve"] == "needs 2 seeds to estimate"
+    page, _ = build_report(out)
+    with (page.parent / "compare.csv").open(newline="") as f:
+        assert {r["test_acc_std"] for r in csv.DictReader(f)} == {""}
+    section = page.read_text().split("## compare")[1]
+    assert not any("±" in line for line in section.splitlines() if line.startswith("|"))
+
+    # Another recipe in the same folder is refused in one line, nothing touched; --force
+    # would start over.
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/final.json")}
+    assert cli.main([*argv, "--epochs", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "differs in epochs" in err[0] and "--force" in err[0]
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("*/final.json")}
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_link_where_a_compare_run_belongs_is_one_line(tmp_path, capsys, force) -> None:
+    elsewhere, out = tmp_path / "elsewhere", tmp_path / "cmp"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "swap-s0").symlink_to(elsewhere, target_is_directory=True)
+    argv = ["compare", "--orders", "swap", "--seeds", "0", *FAST, "--out", str(out), "--quiet"]
+    assert cli.main(argv + ["--force"] * force) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "symbolic link" in err[0]
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.slow  # starts a pool of two processes
+def test_workers_run_the_orders_in_a_pool(tmp_path, capsys) -> None:
+    out = tmp_path / "cmp"
+    assert cli.main(["compare", "--orders", "convention,swap", "--seeds", "0", *FAST,
+                     "--workers", "2", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # One line per finished run, in the order they finish.
+    done = sorted(line.split()[1] for line in lines if re.match(r"\[\d/2\] ", line))
+    assert done == ["convention-s0", "swap-s0"]
+    record = json.loads((out / "compare.json").read_text())
+    assert [r["status"] for r in record["runs"]] == ["completed", "completed"]
+    assert [r["completed"] for r in record["summary"]] == [1, 1]
+
+
+def test_zero_workers_is_one_line(tmp_path, capsys) -> None:
+    assert cli.main(["compare", "--workers", "0", "--out", str(tmp_path / "cmp")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["swapbn compare: error: --workers must be at least 1, got 0"]
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_compare_is_reported_but_not_one_of_the_papers_experiments(capsys) -> None:
+    assert "compare" not in EXPERIMENTS and find_experiment("compare") is EXPERIMENT
+    assert cli.main(["experiments"]) == 0
+    assert not any(line.startswith("compare") for line in capsys.readouterr().out.splitlines())
+    assert cli.main(["sweep", "compare", "--out", "x", "--dry-run"]) == 2
+    assert "unknown experiment 'compare'" in capsys.readouterr().err

@@ -391,6 +391,9 @@ def test_a_link_where_a_sweep_run_belongs_is_left_out(tmp_path) -> None:
     assert "symbolic link" in planned[0].result.error
     assert planned[1].result.status == "completed"
     assert "left out" in summary(planned).splitlines()[1]
+    forced = check_existing(specs, out, force=frozenset({specs[0].run_id}))
+    run_sweep(forced, out, SweepOptions(progress=False))  # started over: still not through it
+    assert list(elsewhere.iterdir()) == [] and "symbolic link" in forced[0].result.error
 
 
 def test_a_report_writes_through_no_link_but_its_out_folder(finished, tmp_path, precious,

@@ -15,7 +15,7 @@ from png_checks import BEYOND_PAPER_FIGURES, EVERY_FIGURE, assert_png_drawn
 from report_fakes import ACC_STEP, METRIC_STEP, Fake, write_fake_sweep, write_run
 from swapbn.cli import main
 from swapbn.experiments import EXPERIMENTS
-from swapbn.report.aggregate import Summary
+from swapbn.intervals import Summary
 from swapbn.report.directions import CLAIMS
 from swapbn.report.figures import COMPARE_FIGURES, FIGURES
 
@@ -74,6 +74,12 @@ def _final_values(root: Path, experiment: str, variant: str, metric: str) -> lis
         elif final["stats"][metric] is not None:
             values.append(final["stats"][metric])
     return values
+
+
+def test_only_an_experiment_naming_a_reference_gets_a_differences_table(fake_report):
+    _, out, made = fake_report
+    assert "compare" not in made and not any(e.reference for e in EXPERIMENTS.values())
+    assert "Differences over seeds" not in (out / "README.md").read_text()
 
 
 def test_means_and_stds_over_seeds_are_exact(fake_report):
@@ -200,7 +206,8 @@ def test_summary_matches_numpy():
     s = Summary.of(values)
     assert (s.mean, s.n) == (pytest.approx(7.5 / 3), 3)
     assert s.std == pytest.approx(np.std([1.0, 2.5, 4.0], ddof=1))
-    assert math.isnan(Summary.of([3.0]).std) and Summary.of([]).n == 0
+    # undefined is None: one value has no spread, no value no mean
+    assert Summary.of([3.0]).std is None and Summary.of([]) == Summary(None, None, 0)
 
 
 def test_untagged_runs_group_by_their_config(tmp_path):

@@ -1,5 +1,10 @@
-"""How sure a difference over seeds is: Welch's t interval, a three-valued verdict, and the
-seeds a direction would need.
+"""Numbers over seeds: a setting's mean and spread, how sure a difference of two settings is
+(Welch's t interval, a three-valued verdict), and the seeds a direction would need.
+
+A setting's value is the mean over its seeds with the sample standard deviation (`Summary`).
+Undefined numbers are None, never NaN: no seed gives no mean, one seed no spread (a sample
+standard deviation needs two) and no interval; records write them as null and tables leave
+them out (a mean without "±").
 
 A comparison of two orders (swap minus convention, or whichever claim the paper makes) is the
 difference of their means over seeds. With one to three seeds a one-point accuracy gap is
@@ -20,6 +25,7 @@ Seeds alike on both sides (zero spread) give a zero-width interval at the differ
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,6 +44,29 @@ INTERVALS_NOTE = (
     "number of seeds per setting at which the interval, at the observed standard deviations "
     "and difference, would exclude 0 (even odds if the observed difference is the true one); "
     "run them with `swapbn sweep NAME --seeds 0 1 2 ...`.")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and sample standard deviation (ddof 1) of the defined values of a setting's seeds
+    (None and NaN left out); None where undefined: no value, or for the spread a single one."""
+
+    mean: float | None
+    std: float | None
+    n: int
+
+    @classmethod
+    def of(cls, values: Iterable[float | None]) -> Summary:
+        kept = [float(v) for v in values if v is not None and math.isfinite(v)]
+        return cls(statistics.fmean(kept) if kept else None,
+                   statistics.stdev(kept) if len(kept) > 1 else None, len(kept))
+
+    def text(self, digits: int) -> str:
+        """"74.11 ± 0.42", "74.11" for one seed, "—" for none."""
+        if self.mean is None:
+            return "—"
+        text = f"{self.mean:.{digits}f}"
+        return text if self.std is None else f"{text} ± {self.std:.{digits}f}"
 
 
 @dataclass(frozen=True)
@@ -105,12 +134,13 @@ def welch(a: Iterable[float | None], b: Iterable[float | None],
           level: float = LEVEL) -> Difference:
     """mean(a) - mean(b) with its Welch t interval; None values and NaN are left out."""
     xa, xb = _finite(a), _finite(b)
-    if xa.size == 0 or xb.size == 0:
-        return Difference(None, None, None, int(xa.size), int(xb.size), MISSING)
-    diff = float(xa.mean() - xb.mean())
-    if xa.size < 2 or xb.size < 2:
-        return Difference(diff, None, None, int(xa.size), int(xb.size), UNRESOLVED)
-    sd_a, sd_b = float(xa.std(ddof=1)), float(xb.std(ddof=1))
+    sa, sb = Summary.of(xa), Summary.of(xb)
+    if sa.mean is None or sb.mean is None:
+        return Difference(None, None, None, sa.n, sb.n, MISSING)
+    diff = sa.mean - sb.mean
+    if sa.std is None or sb.std is None:
+        return Difference(diff, None, None, sa.n, sb.n, UNRESOLVED)
+    sd_a, sd_b = sa.std, sb.std
     if sd_a == 0 and sd_b == 0:  # scipy returns NaN here; the difference is exact
         low = high = diff
     else:
@@ -118,7 +148,7 @@ def welch(a: Iterable[float | None], b: Iterable[float | None],
         low, high = float(ci.low), float(ci.high)
     verdict = HOLDS if low > 0 else OPPOSITE if high < 0 else UNRESOLVED
     needed = seeds_needed(sd_a, sd_b, diff, level) if verdict == UNRESOLVED else None
-    return Difference(diff, low, high, int(xa.size), int(xb.size), verdict, needed)
+    return Difference(diff, low, high, sa.n, sb.n, verdict, needed)
 
 
 def verdict_of(holds: bool | None) -> str:

@@ -13,11 +13,22 @@ from .grid import (
            select_best,
            select_per_setting,
 )
-from .registry import EXPERIMENTS, Experiment, RunSpec, Variant, dataset_root, get_experiment, plan
+from .registry import (
+           ADHOC,
+           EXPERIMENTS,
+           Experiment,
+           RunSpec,
+           Variant,
+           dataset_root,
+           find_experiment,
+           get_experiment,
+           plan,
+)
 from .runner import PlannedRun, SweepOptions, all_completed, check_existing, run_sweep, summary
 from .scales import SCALES, Scale, get_scale
 
-__all__ = ["EXPERIMENTS", "GRID_LRS", "GRID_WDS", "GRID_WDS_IMAGENET", "SCALES", "Choice",
-           "Experiment", "PlannedRun", "RunSpec", "Scale", "SweepOptions", "Variant",
-           "all_completed", "check_existing", "dataset_root", "get_experiment", "get_scale", "grid_points", "plan",
-           "run_sweep", "select_best", "select_per_setting", "summary"]
+__all__ = ["ADHOC", "EXPERIMENTS", "GRID_LRS", "GRID_WDS", "GRID_WDS_IMAGENET", "SCALES",
+           "Choice", "Experiment", "PlannedRun", "RunSpec", "Scale", "SweepOptions", "Variant",
+           "all_completed", "check_existing", "dataset_root", "find_experiment",
+           "get_experiment", "get_scale", "grid_points", "plan", "run_sweep", "select_best",
+           "select_per_setting", "summary"]

@@ -54,12 +54,12 @@ def run_local(jobs: list[dict], *, workers: int, on_result: OnResult) -> None:
                 try:
                     final = future.result()
                 except Exception as exc:
-                    if stops_sweep(exc):
+                    if stops_sweep(exc, job):
                         raise
                     final = _crashed(job, exc)
                 on_result(job["run_id"], final)
-        except (KeyboardInterrupt, OSError):
-            stop_pool(pool)  # an interrupt, or a full disk that every later run would meet
+        except BaseException:
+            stop_pool(pool)  # an interrupt, a full disk that every later run would meet, ...
             raise
 
 

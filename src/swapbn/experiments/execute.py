@@ -3,12 +3,13 @@
 `run_one` never raises for a failing run: the failure is recorded in the run directory
 (final.json with status "failed" and the error line; where the folder cannot be written, only
 returned) and returned, so one bad run never stops the others. Only an interrupt (Ctrl-C,
-SIGTERM) and a full disk propagate (docs/faults.md).
+SIGTERM) and a full disk propagate (docs/faults.md), and with `fail_fast` (compare) every error.
 """
 
 from __future__ import annotations
 
 import errno
+import sys
 import time
 from pathlib import Path
 
@@ -26,25 +27,27 @@ def run_one(job: dict) -> FinalRecord:
     job: run_id, config, out_dir, mode ("resume": continue or start; "force": start over),
     threads (torch CPU threads, None to leave as is), progress (True: training's own epoch
     lines; "epochs": one short line per epoch prefixed by the run id, for parallel workers),
-    tensorboard (None, "" for the run directory's own folder, or a folder for this run).
+    stream ("stdout" or "stderr": where those lines go), tensorboard (None, "" for the run
+    directory's own folder, or a folder for this run), fail_fast (raise every error).
     """
     threads = torch.get_num_threads()
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
     started = time.perf_counter()
     try:
+        refuse_link(job["out_dir"])  # OUT/<run_id>: named by the sweep, never written through
         if job.get("tensorboard"):
             refuse_link(job["tensorboard"])  # DIR/<run_id>: named by the sweep, not the user
         return train(TrainConfig.from_dict(job["config"]), Path(job["out_dir"]),
                      progress=job.get("progress") is True, resume=job.get("mode") != "force",
-                     force=job.get("mode") == "force",
+                     force=job.get("mode") == "force", stream=_stream(job),
                      on_epoch=_epoch_printer(job) if job.get("progress") == "epochs" else None,
                      tensorboard=job.get("tensorboard"))
-    except RunBusy as exc:  # another process runs it: nothing of ours to record there
-        return FinalRecord.failed(exc)
     except Exception as exc:  # recorded, and the sweep goes on
-        if stops_sweep(exc):
+        if stops_sweep(exc, job):
             raise  # a full disk fails every later run too: the sweep stops with one line
+        if isinstance(exc, RunBusy) or Path(job["out_dir"]).is_symlink():
+            return FinalRecord.failed(exc)  # another process's run, or a link: not ours to write
         return record_failure(RunDir(job["out_dir"]), job["config"], exc,
                               time.perf_counter() - started)
     finally:
@@ -87,9 +90,16 @@ def record_failure(run: RunDir, config: dict, exc: BaseException,
 STOPS_SWEEP = (errno.ENOSPC, errno.EDQUOT)  # the disk (or quota) is full
 
 
-def stops_sweep(exc: BaseException) -> bool:
-    """A full disk (or quota): every later run would fail too, so the sweep stops."""
-    return isinstance(exc, OSError) and exc.errno in STOPS_SWEEP
+def stops_sweep(exc: BaseException, job: dict | None = None) -> bool:
+    """A full disk (or quota): every later run would fail too, so the sweep stops; so does any
+    error of a job that says `fail_fast`."""
+    return bool(job and job.get("fail_fast")) or \
+        isinstance(exc, OSError) and exc.errno in STOPS_SWEEP
+
+
+def _stream(job: dict):
+    """The stream a job's progress lines go to (a name: jobs cross process boundaries)."""
+    return getattr(sys, job.get("stream") or "stdout")
 
 
 def _epoch_printer(job: dict):
@@ -98,6 +108,7 @@ def _epoch_printer(job: dict):
 
     def show(line: dict) -> None:
         print(f"[{job['run_id']}] epoch {line['epoch']}/{epochs}  loss {line['train_loss']:.4f}"
-              f"  test {line['test_acc']:.2f}%  {line['seconds']:.0f}s", flush=True)
+              f"  test {line['test_acc']:.2f}%  {line['seconds']:.0f}s", file=_stream(job),
+              flush=True)
 
     return show

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import RecordError
+from ..intervals import Summary
 from ..rundir import RunDir
 
 GRID_LRS: tuple[float, ...] = (0.1, 0.01)
@@ -101,7 +102,8 @@ def select_per_setting(runs: Iterable[str | Path | dict]) -> dict[str, Choice]:
         scored = []
         candidates = {}
         for variant, records in variants.items():
-            means = {s: _mean([_accuracy(r, s) for r in records]) for s in ("test", "val")}
+            means = {s: Summary.of(_accuracy(r, s) for r in records).mean
+                     for s in ("test", "val")}
             done = sum(_accuracy(r, split) is not None for r in records)
             candidates[variant] = {"mean_test_acc": means["test"], "mean_val_acc": means["val"],
                                    "completed": done, "runs": len(records)}
@@ -117,11 +119,6 @@ def select_per_setting(runs: Iterable[str | Path | dict]) -> dict[str, Choice]:
             run_dirs=tuple(r.get("run_dir", "") for r in records), candidates=candidates,
             criterion=split, mean_val_acc=means["val"])
     return choices
-
-
-def _mean(values: list[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return sum(kept) / len(kept) if kept else None
 
 
 def select_best(runs: Iterable[str | Path | dict]) -> Choice:

@@ -10,10 +10,16 @@ order); a scale adds the shared values and the seeds. Every run carries `tags` i
 hyperparameter grid point (equal to `variant` when no grid is run), so grid selection picks one
 variant per setting.
 
-An experiment also says how `swapbn report` treats its runs: the parameter its rows are ordered
-by, the paper's table its accuracy column comes from, the sets of the paper's claims checked on
-it (swapbn.report.directions) and its figures (swapbn.report.figures), so adding an experiment
-means adding one entry here.
+An experiment also says how `swapbn report` treats its runs: its table's columns, the parameter
+its rows are ordered by, the paper's table its accuracy column comes from, the sets of the
+paper's claims checked on it (swapbn.report.directions), the settings the others are compared
+with and its figures (swapbn.report.figures), so adding an experiment means adding one entry
+here.
+
+`swapbn compare` is an experiment too (`ADHOC`): its runs come from the command's flags
+(experiments/compare.py) rather than from a scale, so it is none of the paper's experiments
+(`swapbn experiments` and `swapbn sweep` know only `EXPERIMENTS`), but the report treats its
+runs as it treats theirs (`find_experiment`).
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ DEPTHS = tuple(range(8, 17))
 BETA_WDS = tuple(round(i * 1e-4, 6) for i in range(11))
 # Figures 7 and 18: weight decay on both BN affine parameters of the swap model.
 AFFINE_WDS = (0.0, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4)
+# The columns of an experiment's table (swapbn.report.tables.COLUMNS): the paper's numbers
+# beside each setting's mean ± std over seeds.
+PAPER_COLUMNS = ("setting", "seeds", "test_acc", "paper", "avg_saturation", "max_saturation",
+                 "avg_skewness", "avg_sparsity")
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class RunSpec:
 
     run_id: str
     config: dict
+    label: str = ""  # how progress lines name it (default: the run id)
 
     @property
     def tags(self) -> dict:
@@ -79,6 +90,12 @@ class Experiment:
     # TrainConfig values per scale name, over the scale's own (a model the scale's width and
     # budget do not fit); `about` says them in words.
     scale_overrides: dict = field(default_factory=dict)
+    # Its table's columns (swapbn.report.tables.COLUMNS).
+    columns: tuple[str, ...] = PAPER_COLUMNS
+    # The settings every other one is compared with, in order of preference (the first that
+    # ran, else the first setting): each measure's difference over seeds with its 95% Welch
+    # interval (swapbn.report.tables.differences). Empty: no such table.
+    reference: tuple[str, ...] = ()
 
 
 def _table1(scale: Scale) -> list[Variant]:
@@ -229,6 +246,35 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                claims=("shifted_asymmetry",), figures=("layer_metrics_shifted",),
                scale_overrides={"cpu": SHIFTED_CPU}),
 )}
+
+
+COMPARE = "compare"
+COMPARE_ORDERS = ("convention", "swap", "nwdbn", "nobn")
+
+
+def order_variants(scale: Scale | None = None) -> list[Variant]:
+    """compare's variants, one per order (NWDBN: the convention order with no weight decay on
+    BN); its recipe comes from the command's flags, whatever the scale."""
+    return [Variant(order, {"order": "convention", "nwdbn": True} if order == "nwdbn"
+                    else {"order": order}) for order in COMPARE_ORDERS]
+
+
+# Experiments whose runs a command builds from its flags: reported like the paper's, never
+# listed or swept as one of them.
+ADHOC: dict[str, Experiment] = {e.name: e for e in (
+    Experiment(COMPARE, "the same recipe in several orders over seeds (`swapbn compare`)",
+               "Figures 1, 3 and 4 and section 5.2 for any model and data set", order_variants,
+               columns=("order", "test_acc", "avg_saturation", "avg_skewness", "avg_sparsity",
+                        "runs"),
+               reference=COMPARE_ORDERS,
+               figures=("compare_layer_metrics", "compare_channel_distributions")),
+)}
+
+
+def find_experiment(name: str) -> Experiment | None:
+    """The experiment a run's tags name: one of the paper's or an ad-hoc one (compare); None
+    for runs of neither (untagged or hand-tagged)."""
+    return EXPERIMENTS.get(name) or ADHOC.get(name)
 
 
 def get_experiment(name: str) -> Experiment:

@@ -9,20 +9,22 @@ last checkpoint when their configuration is unchanged (where they were made incl
 whose configuration changed starts over. A run whose records cannot be read (a corrupt
 config.json or final.json) is left out and listed as failed with the reason, until `--force
 RUN_ID` or `--retry-failed` starts it over (docs/faults.md).
+
+`swapbn sweep` runs the paper's experiments through it, and `swapbn compare` the runs it builds
+from its flags, which stop at the first error (`SweepOptions.fail_fast`) as one run would.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 import torch
 
 from ..atomic import refuse_link
-from ..errors import RecordError, UsageError, quoted
+from ..errors import RecordError, UsageError, quoted, shown_path
 from ..rundir import FinalRecord, RunDir
 from ..training import TrainConfig
 from ..training.progress import eta_text, overall_text
@@ -37,10 +39,17 @@ class PlannedRun:
     config: dict  # resolved TrainConfig
     state: str  # new | done | resume | changed | broken (unreadable records: left out)
     result: FinalRecord | None = None
+    differs: tuple[str, ...] = ()  # changed: the fields its recorded configuration differs in
+    unreadable: RecordError | None = None  # broken: why its records cannot be read
 
     @property
     def run_id(self) -> str:
         return self.spec.run_id
+
+    @property
+    def label(self) -> str:
+        """How progress lines name the run."""
+        return self.spec.label or self.spec.run_id
 
 
 def resolve(spec: RunSpec) -> dict:
@@ -57,28 +66,31 @@ def check_existing(specs: list[RunSpec], out: str | Path, *,
     for spec in specs:
         config = resolve(spec)
         run = RunDir(out / spec.run_id)
+        unreadable = None
         try:
             refuse_link(run.path)  # a link copied in would have the run written elsewhere
             final = run.final
             recorded = run.config
         except RecordError as exc:
-            final, recorded = FinalRecord.failed(exc), False
+            final, recorded, unreadable = FinalRecord.failed(exc), False, exc
+        differs: list[str] = []
         if spec.run_id in force or retry_failed and final is not None and \
                 final.status == "failed":
             state = "changed"  # start over
         elif recorded is False:
-            planned.append(PlannedRun(spec, config, "broken", final))
+            planned.append(PlannedRun(spec, config, "broken", final, unreadable=unreadable))
             continue
         elif recorded is None:
             state = "new"
-        elif TrainConfig.differences(recorded, config,
-                                     finished=final is not None and final.finished):
+        elif differs := TrainConfig.differences(recorded, config,
+                                                finished=final is not None and final.finished):
             state = "changed"  # another run, or an unfinished one made elsewhere
         elif final is not None and final.finished:
             state = "done"
         else:
             state = "resume"
-        planned.append(PlannedRun(spec, config, state, final if state == "done" else None))
+        planned.append(PlannedRun(spec, config, state, final if state == "done" else None,
+                                  differs=tuple(differs)))
     return planned
 
 
@@ -90,16 +102,18 @@ class SweepOptions:
     cpus_per_run: float | None = None
     gpus_per_run: float = 0
     progress: bool = True
-    stream: TextIO | None = None
-    extra: dict = field(default_factory=dict)
+    stream: str = "stdout"  # where progress goes, in this process and in the workers: or stderr
     tensorboard: str | None = None  # "" inside each run directory, DIR: DIR/<run_id>
+    # The first run that fails stops the sweep with its error (the failure recorded as a run
+    # records it), instead of being recorded and listed while the others run.
+    fail_fast: bool = False
 
 
 def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions) -> float:
     """Run every planned run that is not done; fills each PlannedRun.result. Returns seconds."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stream = options.stream or sys.stdout
+    stream = getattr(sys, options.stream)
     todo = [p for p in planned if p.state not in ("done", "broken")]
     workers = max(1, options.workers)
     sequential = options.backend == "local" and workers == 1
@@ -113,7 +127,8 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
              "progress": (True if sequential else "epochs") if options.progress else False,
              "tensorboard": (None if options.tensorboard is None else
                              str(Path(options.tensorboard) / p.run_id) if options.tensorboard
-                             else "")}
+                             else ""),
+             "stream": options.stream, "fail_fast": options.fail_fast}
             for p in todo]
     by_id = {p.run_id: p for p in todo}
     finished = 0
@@ -122,17 +137,22 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
     def on_result(run_id: str, final: FinalRecord) -> None:
         nonlocal finished
         finished += 1
-        by_id[run_id].result = final
-        if options.progress:
-            elapsed = time.perf_counter() - started
-            eta = eta_text(elapsed / finished * (len(todo) - finished))
-            print(f"[{finished}/{len(todo)}] {result_line(run_id, final)}  eta {eta}",
-                  file=stream, flush=True)
+        done = by_id[run_id]
+        done.result = final
+        if not options.progress:
+            return
+        if sequential:  # below its epoch lines, under the line that announced it
+            print(f"      {done.label}: {outcome(final)}", file=stream, flush=True)
+            return
+        elapsed = time.perf_counter() - started
+        eta = eta_text(elapsed / finished * (len(todo) - finished))
+        print(f"[{finished}/{len(todo)}] {result_line(run_id, final)}  eta {eta}",
+              file=stream, flush=True)
 
     if sequential:
-        for k, job in enumerate(jobs, 1):
+        for k, (job, p) in enumerate(zip(jobs, todo, strict=True), 1):
             if options.progress:
-                print(overall_text(k, len(jobs), f"--- {job['run_id']}",
+                print(overall_text(k, len(jobs), f"{p.label} -> {shown_path(job['out_dir'])}",
                                    time.perf_counter() - started, k - 1), file=stream,
                       flush=True)
             run_local([job], workers=1, on_result=on_result)
@@ -147,6 +167,15 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
     else:
         raise UsageError(f"unknown backend {quoted(options.backend)}; choose from local, ray")
     return time.perf_counter() - started
+
+
+def outcome(final: FinalRecord) -> str:
+    """'test 98.33% (12.7 s)', or the status with its time and error."""
+    text = (f"test {final.final_test_acc:.2f}%" if final.status == "completed"
+            and final.final_test_acc is not None else final.status)
+    if final.seconds is not None:
+        text += f" ({final.seconds:.1f} s)"
+    return text + (f": {final.error}" if final.error else "")
 
 
 def result_line(run_id: str, final: FinalRecord) -> str:

@@ -4,48 +4,37 @@ Within an experiment, runs are grouped by setting (tags.setting) and variant (ta
 the setting plus its grid point when a grid was run). Grid selection follows the paper: the
 variant with the best mean test accuracy over seeds stands for its setting
 (`swapbn.experiments.select_per_setting`). Only completed runs enter the means; the others
-are listed beside them.
+are listed beside them. A model-level number is a `swapbn.intervals.Summary` over seeds (None
+where undefined); per-layer curves are NumPy arrays, NaN where undefined.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..experiments import EXPERIMENTS, select_per_setting
+from ..experiments import find_experiment, select_per_setting
 from ..experiments.recipes import above_chance, test_images
+from ..intervals import Summary
 from .runs import Run
 
 MODEL_METRICS = ("test_acc", "avg_saturation", "max_saturation", "avg_skewness",
                  "avg_sparsity")
 SETTING_KEYS = ("arch", "act", "order", "dataset", "depth", "bn_wd", "bn_beta_wd")
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Mean and sample standard deviation (ddof 1; NaN for one value) of the defined values."""
-
-    mean: float
-    std: float
-    n: int
-
-    @classmethod
-    def of(cls, values) -> Summary:
-        kept = np.array([v for v in values if v is not None and math.isfinite(v)], float)
-        if kept.size == 0:
-            return cls(math.nan, math.nan, 0)
-        std = float(kept.std(ddof=1)) if kept.size > 1 else math.nan
-        return cls(float(kept.mean()), std, int(kept.size))
+FINAL_NUMBERS = ("final_test_acc", "best_test_acc")  # final.json's own model-level numbers
 
 
 def model_value(run: Run, metric: str) -> float | None:
-    """One model-level number of a run (None when undefined)."""
+    """One model-level number of a run (None when undefined): test_acc (the final test
+    accuracy), a number of final.json, max_saturation, or one of its statistics."""
     if metric == "test_acc":
         return run.test_acc
+    if metric in FINAL_NUMBERS:
+        value = run.final.get(metric)
+        return float(value) if isinstance(value, (int, float)) else None
     stats = run.stats
     if metric == "max_saturation":
         sats = [layer.get("saturation") for layer in stats.get("layers", [])]
@@ -97,8 +86,12 @@ class Group:
         classes = int(config.get("num_classes") or 10)
         return any(above_chance(r.test_acc, test_images(config), classes) for r in done)
 
+    def values(self, metric: str) -> list[float | None]:
+        """The metric of each completed seed: the sample its mean and intervals are built on."""
+        return [model_value(r, metric) for r in self.completed]
+
     def summary(self, metric: str) -> Summary:
-        return Summary.of(model_value(r, metric) for r in self.completed)
+        return Summary.of(self.values(metric))
 
     def layer_names(self) -> list[str]:
         for r in self.completed:
@@ -144,7 +137,8 @@ def group_runs(runs: list[Run]) -> dict[str, list[Group]]:
         for variant, rs in variants.items():
             rs = sorted(rs, key=lambda r: (r.seed is None, r.seed or 0, str(r.path)))
             groups.append(Group(exp, rs[0].setting, variant, rs, selected=variant in chosen))
-        swept = EXPERIMENTS[exp].swept if exp in EXPERIMENTS else None
+        known = find_experiment(exp)
+        swept = known.swept if known else None
         out[exp] = sorted(groups, key=lambda g: (
             g.keys.get(swept) or 0 if swept else 0, _natural(g.setting), _natural(g.variant)))
     return out

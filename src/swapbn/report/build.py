@@ -9,20 +9,23 @@ from pathlib import Path
 
 from ..atomic import refuse_link, write_text
 from ..errors import UsageError
-from ..experiments import EXPERIMENTS, SCALES, plan
+from ..experiments import EXPERIMENTS, SCALES, find_experiment, plan
 from ..experiments.recipes import choose, markdown_choices
+from ..experiments.registry import PAPER_COLUMNS
 from ..intervals import INTERVALS_NOTE
 from ..training import TrainConfig
-from ..training.compare import COMPARE
 from .aggregate import Group, group_runs, selected
 from .directions import Check, directions
-from .figures import COMPARE_FIGURES, FIGURES
-from .runs import Run, find_runs, load_run
+from .figures import FIGURES
+from .runs import Run, find_runs
 from .scale_check import MOVE_SDS, markdown_scale_check
 from .tables import (
+    DIFFERENCES_NOTE,
+    differences,
+    differences_table,
     markdown_directions,
     markdown_grid,
-    markdown_table,
+    summary_table,
     write_directions_csv,
     write_experiment_csv,
 )
@@ -35,6 +38,7 @@ class Section:
     checks: list[Check]
     files: list[Path] = field(default_factory=list)
     scale: str | None = None  # set when the experiment's runs span several scales
+    differences: list[dict] = field(default_factory=list)  # from its reference setting
 
     @property
     def title(self) -> str:
@@ -94,7 +98,9 @@ def build_report(root: Path, out: Path | None = None) -> tuple[Path, list[Sectio
         scales = by_scale[exp]
         for scale, rs in sorted(scales.items(), key=lambda kv: _scale_order(kv[0])):
             gs = group_runs(rs)[exp]
-            sec = Section(exp, gs, directions(exp, gs), scale=scale if len(scales) > 1 else None)
+            known = find_experiment(exp)
+            sec = Section(exp, gs, directions(exp, gs), scale=scale if len(scales) > 1 else None,
+                          differences=differences(gs, known.reference if known else ()))
             slug = sec.title.replace("-", "_").replace(" (", "_").replace(")", "")
             sec.files.append(write_experiment_csv(out / f"{slug}.csv", gs))
             if sec.checks:
@@ -114,24 +120,11 @@ def _scale_order(scale: str | None) -> tuple[int, str]:
 
 def experiment_figures(experiment: str, groups: list[Group], out: Path,
                        prefix: str = "") -> list[Path]:
-    """The figures of one experiment's runs (a `swapbn compare` folder counts as one) in out."""
-    names = (EXPERIMENTS[experiment].figures if experiment in EXPERIMENTS
-             else COMPARE_FIGURES if experiment == COMPARE else ())
-    paths = (FIGURES[name](groups, out / f"{prefix}{name}.png") for name in names)
+    """The figures of one experiment's runs in out (none for runs of no known experiment)."""
+    known = find_experiment(experiment)
+    paths = (FIGURES[name](groups, out / f"{prefix}{name}.png")
+             for name in (known.figures if known else ()))
     return [p for p in paths if p is not None]
-
-
-def compare_figures(folder: Path, record: dict) -> list[Path]:
-    """Draw the compare figures next to compare.md from the runs its record lists (one group
-    per order), so they show what compare.json and compare.md show."""
-    folder = Path(folder)
-    groups = []
-    for order in record["orders"]:
-        runs = [load_run(folder / r["dir"]) for r in record["runs"] if r["order"] == order]
-        runs = [r for r in runs if r is not None]
-        if runs:
-            groups.append(Group(COMPARE, order, order, runs))
-    return experiment_figures(COMPARE, groups, folder)
 
 
 def render_readme(root: Path, page: Path, runs: list[Run], sections: list[Section],
@@ -154,11 +147,14 @@ def render_readme(root: Path, page: Path, runs: list[Run], sections: list[Sectio
         lines += recipes_section(grid)
     for sec in sections:
         lines += [f"## {sec.title}", ""]
-        known = EXPERIMENTS.get(sec.experiment)
+        known = find_experiment(sec.experiment)
         if known is not None:
             lines += [f"{known.what} ({known.paper})", ""]
         scales = sorted({g.scale or "untagged" for g in sec.groups})
-        lines += [f"Scale: {', '.join(scales)}.", "", markdown_table(sec.groups), ""]
+        columns = known.columns if known is not None else PAPER_COLUMNS
+        lines += [f"Scale: {', '.join(scales)}.", "", summary_table(sec.groups, columns), ""]
+        if sec.differences:
+            lines += [DIFFERENCES_NOTE, "", differences_table(sec.differences), ""]
         untrained = [g.variant for g in selected(sec.groups) if not g.trained]
         if untrained:
             lines += [f"Did not train at this budget (no seed above chance): "

@@ -18,9 +18,9 @@ import numpy as np
 from scipy import stats
 
 from ..activations import ACTIVATIONS
-from ..experiments import EXPERIMENTS
+from ..experiments import find_experiment
 from ..intervals import HOLDS, MISSING, Difference, verdict_of, welch
-from .aggregate import Group, model_value, selected
+from .aggregate import Group, selected
 from .published import published_value
 
 # Activations with an asymptote (the saturation metric's bound): where swap beats convention.
@@ -82,10 +82,7 @@ def find(groups: list[Group], **keys) -> Group | None:
 
 
 def _mean(g: Group | None, metric: str) -> float | None:
-    if g is None:
-        return None
-    s = g.summary(metric)
-    return s.mean if s.n else None
+    return None if g is None else g.summary(metric).mean
 
 
 def greater(a: Group | None, b: Group | None, metric: str, claim: str,
@@ -101,7 +98,7 @@ def greater(a: Group | None, b: Group | None, metric: str, claim: str,
 
 def _values(g: Group | None, metric: str) -> list[float | None]:
     """The metric of each completed seed of the group (the sample the interval is built on)."""
-    return [] if g is None else [model_value(r, metric) for r in g.completed]
+    return [] if g is None else g.values(metric)
 
 
 def correlation(groups: list[Group], x: Callable[[Group], float | None],
@@ -273,5 +270,5 @@ def _bn_against_nobn(groups: list[Group]) -> list[Check]:
 
 def directions(experiment: str, groups: list[Group]) -> list[Check]:
     """The paper's claims about one experiment, checked on its runs ([] if it makes none)."""
-    known = EXPERIMENTS.get(experiment)
+    known = find_experiment(experiment)
     return [c for name in (known.claims if known else ()) for c in CLAIMS[name](groups)]

@@ -21,6 +21,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..atomic import atomic_write
+from ..experiments import ADHOC
+from ..experiments.registry import COMPARE
 from ..metrics.measure import FIRST_LAYER, layer_numbers
 from ..metrics.samples import ChannelSamples
 from .aggregate import Group, model_value, selected
@@ -58,8 +60,12 @@ def _defined(v) -> bool:
     return v is not None and math.isfinite(v)
 
 
-def _std(v: float) -> float:
-    return 0 if math.isnan(v) else v
+def _std(v: float | None) -> float:
+    return 0 if v is None else v
+
+
+def _nan(v: float | None) -> float:
+    return math.nan if v is None else v
 
 
 def _order_groups(groups: list[Group]) -> list[Group]:
@@ -334,8 +340,8 @@ def against_parameter(groups: list[Group], param: str, metrics: tuple[str, str],
     ax = fig.subplots()
     for axis, metric, color in ((ax, metrics[0], "C0"), (ax.twinx(), metrics[1], "C3")):
         s = [g.summary(metric) for g in gs]
-        axis.errorbar(xs_plot, [v.mean for v in s], yerr=[_std(v.std) for v in s], color=color,
-                      marker="o", capsize=3, label=LABELS[metric])
+        axis.errorbar(xs_plot, [_nan(v.mean) for v in s], yerr=[_std(v.std) for v in s],
+                      color=color, marker="o", capsize=3, label=LABELS[metric])
         axis.set_ylabel(LABELS[metric], color=color)
     ax.set_xscale("log")
     ax.set_xticks(list(xs_plot), [("0" if x == 0 else f"{x:g}") for x in xs], rotation=45)
@@ -535,7 +541,7 @@ def _fig18(gs: list[Group], path: Path) -> Path | None:
 
 # `swapbn compare` and `swapbn report` on a compare folder: the figures a reader of the paper
 # looks at first (Figures 3 and 4 and Section 5.2's sparsity in one row; Figure 1's layer).
-COMPARE_FIGURES = ("compare_layer_metrics", "compare_channel_distributions")
+COMPARE_FIGURES = ADHOC[COMPARE].figures
 
 
 @figure("compare_layer_metrics")

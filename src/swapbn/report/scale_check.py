@@ -11,11 +11,9 @@ reference scale's standard deviation over seeds (docs/results.md applies this to
 
 from __future__ import annotations
 
-import math
-
 from ..intervals import welch
 from .aggregate import Group, selected
-from .directions import Check, _values
+from .directions import Check
 
 METRICS = (("test_acc", "test acc (%)", 2), ("avg_skewness", "avg skewness", 3),
            ("avg_sparsity", "avg sparsity", 3), ("avg_saturation", "avg saturation", 3))
@@ -26,7 +24,7 @@ def moved(ref: Group, other: Group, metric: str) -> bool | None:
     """Whether other's mean lies more than MOVE_SDS reference standard deviations from the
     reference mean (None without two reference seeds)."""
     a, b = ref.summary(metric), other.summary(metric)
-    if a.n < 2 or b.n == 0 or math.isnan(a.std):
+    if a.std is None or b.mean is None:
         return None
     return abs(b.mean - a.mean) > MOVE_SDS * a.std
 
@@ -57,10 +55,10 @@ def markdown_scale_check(experiment: str, ref: list[Group], other: list[Group],
             a, b = g.summary(metric), h.summary(metric)
             if a.n == 0 or b.n == 0:
                 continue
-            d = welch(_values(h, metric), _values(g, metric))
+            d = welch(h.values(metric), g.values(metric))
             m = moved(g, h, metric)
             changed |= bool(m)
-            rows.append(f"| {g.variant} | {label} | {_pm(a, digits)} | {_pm(b, digits)} | "
+            rows.append(f"| {g.variant} | {label} | {a.text(digits)} | {b.text(digits)} | "
                         f"{d.interval_text()} | {'—' if m is None else 'yes' if m else 'no'} |")
     theirs_checks = {o.claim: o for o in other_checks}
     pairs = [(c, theirs_checks[c.claim]) for c in ref_checks if c.claim in theirs_checks]
@@ -76,7 +74,3 @@ def markdown_scale_check(experiment: str, ref: list[Group], other: list[Group],
               f"{experiment} here.", ""]
     return lines
 
-
-def _pm(s, digits: int) -> str:
-    text = f"{s.mean:.{digits}f}"
-    return text if math.isnan(s.std) else f"{text} ± {s.std:.{digits}f}"
