@@ -25,10 +25,11 @@ from ..training.config import (
     parse_act_kwargs,
     parse_milestones,
 )
-from ..training.distributed import Ranks, launch, without_option
+from ..training.distributed import Ranks
 from ..training.loop import run_device
 from ..training.tensorboard import summary_writer_class
 from ..training.threads import apply_threads as set_threads
+from .launch import launch, without_option
 
 HELP = "train one model (convention, swap or nobn order) into a run directory"
 
