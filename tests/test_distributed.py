@@ -24,6 +24,7 @@ from swapbn.rundir import RunDir
 from swapbn.training import TrainConfig, train
 from swapbn.training.config import DATA_SEED
 from swapbn.training.distributed import Ranks
+from swapbn.training.rebuild import load_model
 from swapbn.training.records import measure_record
 
 WORLD = 2
@@ -99,7 +100,7 @@ def worker(rank: int, root: str) -> None:
         if rank == 0:
             (base / "reopened.json").write_text(json.dumps([done.to_dict(), again.to_dict()]))
         train(config(), base / "nosync", progress=False, ranks=Ranks.current(sync_bn=False))
-        model = RunDir(base / "single").load_model()
+        model = load_model(base / "single")
         data = load_dataset("digits", train_subset=SUBSET, seed=DATA_SEED)
         record = measure_record(model, data, torch.device("cpu"), 32, Ranks.current())
         if rank == 0:
@@ -164,7 +165,7 @@ def test_without_sync_bn_the_ranks_normalise_their_own_half(runs: Path) -> None:
 
 
 def test_sharded_measure_equals_one_process(runs: Path) -> None:
-    model = RunDir(runs / "single").load_model()
+    model = load_model(runs / "single")
     data = load_dataset("digits", train_subset=SUBSET, seed=DATA_SEED)
     expected = measure_record(model, data, torch.device("cpu"), 32, Ranks())
     got = json.loads((runs / "measure.json").read_text())
@@ -180,7 +181,7 @@ def test_sharded_measure_equals_one_process(runs: Path) -> None:
 def test_final_stats_of_a_two_rank_run_are_those_of_its_model(runs: Path) -> None:
     """final.json's stats were measured sharded; measuring its checkpoint on one process
     gives the same numbers."""
-    model = RunDir(runs / "sync").load_model()
+    model = load_model(runs / "sync")
     data = load_dataset("digits", train_subset=SUBSET, seed=DATA_SEED)
     expected = measure_record(model, data, torch.device("cpu"), 32, Ranks())
     got = RunDir(runs / "sync").final.stats

@@ -21,12 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import load_dataset
 from ..errors import RecordError, UsageError
-from ..models import build_model
 from ..optim import make_optimizer, make_scheduler
 from ..rundir import FinalRecord, RunDir
-from .config import DATA_SEED, TrainConfig
+from .config import TrainConfig
 from .distributed import Ranks
 from .fast import (
     HOW_FIELDS,
@@ -37,6 +35,7 @@ from .fast import (
     prepare_model,
 )
 from .progress import Progress, epoch_text
+from .rebuild import data_fields, load_checkpoint_weights, run_data, run_model
 from .records import eval_batch_size, final_records, measure_record
 from .reproduce import (
     environment,
@@ -85,13 +84,13 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     if recorded is not None:
         return recorded
     show = Progress(progress and leader, stream)
-    data = load_dataset(config.dataset, config.data_root, train_subset=config.train_subset,
-                        val_split=config.val_images, seed=DATA_SEED)
+    data = run_data(config.to_dict())
+    record = {**config.to_dict(), **data_fields(data),
+              "compute": compute_mode(device, bf16=config.bf16,
+                                      deterministic=config.deterministic),
+              **environment(device), **ranks.record()}  # config.json
     seed_everything(config.seed)
-    model = build_model(config.arch, num_classes=data.num_classes, act=config.act,
-                        order=config.order, width=config.width, in_channels=data.in_channels,
-                        image_size=data.image_size, bias=config.bias,
-                        act_kwargs=config.act_kwargs).to(device)
+    model = run_model(record).to(device)
     optimizer = make_optimizer(model, lr=config.lr, wd=config.wd, bn_gamma_wd=config.bn_gamma_wd,
                                bn_beta_wd=config.bn_beta_wd, momentum=config.momentum)
     scheduler = make_scheduler(optimizer, config.milestones)
@@ -102,17 +101,12 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     # up to it).
     done = 0
     if ckpt is not None:
-        run.load_weights(model, ckpt["model"])  # refuses another model's weights
+        load_checkpoint_weights(run, model, ckpt["model"])  # refuses another model's weights
         restore_states(run, ckpt, optimizer, scheduler)
         done = int(ckpt["epoch"])
         show.print(f"resuming {run.path} after epoch {done}")
     if leader:
-        run.start(config={**config.to_dict(), "num_classes": data.num_classes,
-                          "in_channels": data.in_channels, "image_size": data.image_size,
-                          "test_images": len(data.test),
-                          "compute": compute_mode(device, bf16=config.bf16,
-                                                  deterministic=config.deterministic),
-                          **environment(device), **ranks.record()}, lines=lines)
+        run.start(config=record, lines=lines)
     # What trains: `model` in channels_last, in DDP across ranks, compiled on request;
     # `model` itself (unwrapped) is what is evaluated, measured and saved.
     net = prepare_model(model, channels_last=config.channels_last, compile=config.compile,
