@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,12 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from swapbn.data import load_dataset
+from swapbn.models.global_bn import convert_batch_norm
 from swapbn.rundir import RunDir
 from swapbn.training import TrainConfig, train
 from swapbn.training.config import DATA_SEED
-from swapbn.training.distributed import Ranks, convert_batch_norm
+from swapbn.training.distributed import Ranks
+from swapbn.training.rebuild import load_model
 from swapbn.training.records import measure_record
 
 WORLD = 2
@@ -61,12 +64,34 @@ def interrupted(cfg: TrainConfig, out: Path, **kw) -> None:
         pass
 
 
+WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+CHANGES = {"os.rename", "os.remove", "os.mkdir", "os.rmdir", "os.truncate", "os.link",
+           "os.symlink"}
+
+
+def watch_writes(base: Path) -> list[str]:
+    """The files and folders under `base` this process creates, writes, renames or removes
+    from now on (Python's audit events: every write of swapbn goes through open or rename)."""
+    written: list[str] = []
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+            if args[2] & WRITING:
+                written.append(os.fsdecode(args[0]))
+        elif event in CHANGES and isinstance(args[0], (str, bytes, os.PathLike)):
+            written.append(os.fsdecode(args[0]))
+
+    sys.addaudithook(hook)
+    return written
+
+
 def worker(rank: int, root: str) -> None:
     """One of the two ranks: every distributed run of this module, in order."""
     torch.set_num_threads(1)
     base = Path(root)
     dist.init_process_group("gloo", init_method=f"file://{base / 'rendezvous'}", rank=rank,
                             world_size=WORLD)
+    written = watch_writes(base) if rank == 1 else []
     try:
         done = train(config(), base / "sync", progress=False)
         # Opening the finished run again returns its record on every rank (rank 0 reads,
@@ -75,15 +100,19 @@ def worker(rank: int, root: str) -> None:
         if rank == 0:
             (base / "reopened.json").write_text(json.dumps([done.to_dict(), again.to_dict()]))
         train(config(), base / "nosync", progress=False, ranks=Ranks.current(sync_bn=False))
-        model = RunDir(base / "single").load_model()
+        model = load_model(base / "single")
         data = load_dataset("digits", train_subset=SUBSET, seed=DATA_SEED)
-        record = measure_record(model, data, torch.device("cpu"), 32)
+        record = measure_record(model, data, torch.device("cpu"), 32, Ranks.current())
         if rank == 0:
             (base / "measure.json").write_text(json.dumps(record))
         interrupted(two_epochs(), base / "two-then-one")
         train(two_epochs(), base / "one-then-two", progress=False, resume=True)
     finally:
         dist.destroy_process_group()
+    if rank == 1:
+        ours = [w for w in written if Path(w).is_relative_to(base)
+                and Path(w) != base / "rendezvous"]
+        (base / "rank1-writes.json").write_text(json.dumps(ours))
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +144,10 @@ def test_a_finished_two_rank_run_reopens_as_recorded(runs: Path) -> None:
     assert done["status"] == "completed" and again == done
 
 
+def test_only_rank_0_writes_the_run_directories(runs: Path) -> None:
+    assert json.loads((runs / "rank1-writes.json").read_text()) == []
+
+
 def test_two_ranks_with_sync_bn_train_what_one_process_trains(runs: Path) -> None:
     assert_same_weights(runs / "sync", runs / "single")
     recorded = RunDir(runs / "sync").config["distributed"]
@@ -132,9 +165,9 @@ def test_without_sync_bn_the_ranks_normalise_their_own_half(runs: Path) -> None:
 
 
 def test_sharded_measure_equals_one_process(runs: Path) -> None:
-    model = RunDir(runs / "single").load_model()
+    model = load_model(runs / "single")
     data = load_dataset("digits", train_subset=SUBSET, seed=DATA_SEED)
-    expected = measure_record(model, data, torch.device("cpu"), 32)
+    expected = measure_record(model, data, torch.device("cpu"), 32, Ranks())
     got = json.loads((runs / "measure.json").read_text())
     assert got["samples"] == expected["samples"] == len(data.test)
     for g, e in zip(got["layers"], expected["layers"], strict=True):
@@ -148,9 +181,9 @@ def test_sharded_measure_equals_one_process(runs: Path) -> None:
 def test_final_stats_of_a_two_rank_run_are_those_of_its_model(runs: Path) -> None:
     """final.json's stats were measured sharded; measuring its checkpoint on one process
     gives the same numbers."""
-    model = RunDir(runs / "sync").load_model()
+    model = load_model(runs / "sync")
     data = load_dataset("digits", train_subset=SUBSET, seed=DATA_SEED)
-    expected = measure_record(model, data, torch.device("cpu"), 32)
+    expected = measure_record(model, data, torch.device("cpu"), 32, Ranks())
     got = RunDir(runs / "sync").final.stats
     assert got["avg_saturation"] == pytest.approx(expected["avg_saturation"], rel=1e-9)
     assert got["avg_skewness"] == pytest.approx(expected["avg_skewness"], rel=1e-9)

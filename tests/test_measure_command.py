@@ -106,3 +106,29 @@ def test_model_flags_with_a_run_directory_are_refused_not_ignored(run_dir, capsy
     assert main(["measure", str(path), "--order", "swap", "--weights", "w.pt"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--order, --weights" in err
+
+
+def test_weights_are_read_like_a_checkpoint(tmp_path, capsys):
+    """--weights goes through the checkpoint's reader: a run's checkpoint.pt is taken for its
+    model state, weights of another model and a file that is not one are one line each."""
+    model = build_model("vgg16_8", num_classes=10, act="tanh", order="swap", in_channels=1)
+    torch.save({"model": model.state_dict(), "epoch": 1}, tmp_path / "checkpoint.pt")
+    bare = ["measure", "--arch", "vgg16_8", "--dataset", "digits", "--order", "swap",
+            "--max-samples", "20", "--json"]
+    assert main([*bare, "--weights", str(tmp_path / "checkpoint.pt")]) == 0
+    got = json.loads(capsys.readouterr().out)
+    from swapbn.data import load_dataset
+
+    want = measure(model, load_dataset("digits"), max_samples=20).to_dict()
+    assert [layer["saturation"] for layer in got["layers"]] == \
+        pytest.approx([layer["saturation"] for layer in want["layers"]], rel=1e-9)
+    other = build_model("vgg16_8", num_classes=10, act="tanh", order="swap", width=0.5,
+                        in_channels=1)
+    torch.save(other.state_dict(), tmp_path / "other.pt")
+    (tmp_path / "text.pt").write_text("not a state dict")
+    for name, words in (("other.pt", "'features.0.weight.weight' is (32, 1, 3, 3) in the "
+                                     "checkpoint but (64, 1, 3, 3) in the model"),
+                        ("text.pt", "refused to load"), ("missing.pt", "cannot read")):
+        assert main([*bare, "--weights", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(tmp_path / name) in err and words in err

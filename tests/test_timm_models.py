@@ -13,6 +13,7 @@ from torch import nn
 import swapbn
 from swapbn.cli import main
 from swapbn.rundir import RunDir
+from swapbn.training.rebuild import load_model
 
 timm = pytest.importorskip("timm")
 
@@ -163,7 +164,7 @@ def test_build_model_and_the_command_line(tmp_path, capsys) -> None:
                  "--out", str(out), "--quiet"]) == 0
     run = RunDir(out)
     assert run.config["act"] == "own" and run.final.status == "completed"
-    assert isinstance(run.load_model().act1, nn.ReLU)  # its own activation, swapped order
+    assert isinstance(load_model(out).act1, nn.ReLU)  # its own activation, swapped order
     assert main(["measure", str(out), "--json", "--max-samples", "32"]) == 0
     assert len(json.loads(capsys.readouterr().out)["layers"]) == 17
 

@@ -14,6 +14,7 @@ from swapbn.cli import main
 from swapbn.experiments import SCALES, plan
 from swapbn.experiments.runner import resolve
 from swapbn.rundir import RunDir
+from swapbn.training.rebuild import load_model
 
 
 @pytest.mark.parametrize(("argv", "words"), [
@@ -41,7 +42,7 @@ def test_train_and_load_a_torchvision_run(tmp_path, capsys) -> None:
     stats = run.final.stats
     assert len(stats["layers"]) == 17 and stats["avg_saturation"] is not None
     assert [g["name"] for g in run.final.gradients["layers"]][:2] == ["relu", "layer1.0.relu"]
-    model = run.load_model()
+    model = load_model(out)
     assert isinstance(model.relu, ShiftedTanh) and model.relu.dx == 0.5
     assert main(["measure", str(out), "--json", "--max-samples", "40"]) == 0
     assert json.loads(capsys.readouterr().out)["samples"] == 40

@@ -14,7 +14,9 @@ is read through a validating reader, so a corrupt or hand-edited one is one line
 (`RecordError`), never a traceback; a run holds the folder's lock (`RunDir.lock`) for its life,
 so two processes never write one run (docs/faults.md). No file of a run directory is read or
 written through a symbolic link: a folder copied in may carry one, and following it would read
-or write outside the folder (a link where a record belongs is a `RecordError`).
+or write outside the folder (a link where a record belongs is a `RecordError`). Records only:
+the model and data a run's records describe are rebuilt by `training.rebuild`, and which
+process may write a run is the trainer's decision (`Ranks.leader`), not this module's.
 """
 
 from __future__ import annotations
@@ -25,21 +27,18 @@ import fcntl
 import json
 import math
 import os
-import pickle
 import stat
-import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from .atomic import atomic_write, json_text, refuse_link, write_bytes, write_json, write_text
-from .errors import RecordError, RunBusy, UsageError, quoted
+from .errors import RecordError, RunBusy, quoted
 from .metrics.samples import ChannelSamples
-from .models import build_model
+from .models.weights import read_weights
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -92,7 +91,6 @@ GRADIENT_LAYER_TYPES: dict[str, tuple] = {
                                                     "act_input_grad_abs_mean")},
 }
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "epoch")
-MODEL_KEYS = ("arch", "act", "order", "num_classes")  # what rebuilding the model needs
 RENAMED = {"val_split": "val_images", "track_stats": "stats_every"}  # config.json of 0.1.0
 # config.json before --precision: `amp` (bool) chose bf16 autocast and `precision` named the
 # compute mode; now `precision` is the setting (float32 | bf16) and `compute` the mode.
@@ -314,13 +312,9 @@ class RunDir:
         path = self.path / METRICS
         return read_metrics(path) if self._exists(path) else []
 
-    @property
-    def channels_path(self) -> Path:
-        return self.path / CHANNELS
-
     def channels(self) -> ChannelSamples | None:
         """The channel samples of the final model, or None when the run has none."""
-        path = self.channels_path
+        path = self.path / CHANNELS
         return ChannelSamples.load(refuse_link(path)) if self._exists(path) else None
 
     @staticmethod
@@ -339,39 +333,25 @@ class RunDir:
         return self._exists(self.path / CHECKPOINT)
 
     def checkpoint(self, map_location: str | torch.device = "cpu") -> dict:
-        """checkpoint.pt, loaded with weights_only=True: tensors and plain containers only.
-        RecordError (one line) for a file that is truncated, corrupt or holds anything else."""
+        """checkpoint.pt, loaded with weights_only=True (`models.weights.read_weights`):
+        tensors and plain containers only. RecordError (one line) for a file that is
+        truncated, corrupt or holds anything else."""
         path = refuse_link(self.path / CHECKPOINT)
         if not path.is_file():
             raise RecordError(f"{path}: missing")
-        try:
-            with warnings.catch_warnings():  # torch's notes on odd pickles: we say it in one line
-                warnings.simplefilter("ignore")
-                state = torch.load(path, map_location=map_location, weights_only=True)
-        except pickle.UnpicklingError as exc:
-            what = ("it holds objects other than tensors" if "GLOBAL" in str(exc)
-                    else "it is not a checkpoint of tensors (corrupt or crafted)")
-            raise RecordError(f"{path}: refused to load: {what}") from None
-        except (EOFError, RuntimeError, OSError, ValueError, zipfile.BadZipFile):
-            raise RecordError(f"{path}: not a complete checkpoint (truncated or corrupt)") \
-                from None
+        state = read_weights(path, map_location)
         if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
             raise RecordError(f"{path}: not a swapbn checkpoint (no model state)")
-        return state
-
-    def resume_state(self) -> dict:
-        """The checkpoint a run continues from, with every part resuming needs."""
-        state = self.checkpoint()
-        missing = [k for k in CHECKPOINT_KEYS if k not in state]
-        if missing or isinstance(state["epoch"], bool) or not isinstance(state["epoch"], int):
-            raise RecordError(f"{self.path / CHECKPOINT}: lacks {', '.join(missing) or 'epoch'}"
-                              " (not a checkpoint of `swapbn train`)")
         return state
 
     def resume_point(self) -> tuple[dict, list[dict]]:
         """(checkpoint, metrics lines up to its epoch) of an interrupted run; RecordError when
         the history is shorter than the checkpoint (resuming would leave holes in it)."""
-        state = self.resume_state()
+        state = self.checkpoint()
+        missing = [k for k in CHECKPOINT_KEYS if k not in state]
+        if missing or isinstance(state["epoch"], bool) or not isinstance(state["epoch"], int):
+            raise RecordError(f"{self.path / CHECKPOINT}: lacks {', '.join(missing) or 'epoch'}"
+                              " (not a checkpoint of `swapbn train`)")
         lines = self.metrics()
         if len(lines) < state["epoch"]:
             raise RecordError(f"{self.path / METRICS} holds {len(lines)} epochs but "
@@ -389,52 +369,6 @@ class RunDir:
         return {name: refuse_link(self.path / name).read_bytes() for name in SMALL_FILES
                 if self._exists(self.path / name)}
 
-    def model_config(self) -> dict:
-        """config.json, checked for what rebuilding the model needs (UsageError otherwise)."""
-        if not self.path.is_dir():
-            raise UsageError(f"{self.path} is not a directory; give a run directory of "
-                             "`swapbn train`")
-        path = self.path / CONFIG
-        if not path.is_file():
-            raise UsageError(f"{self.path} has no {CONFIG}; give a run directory of "
-                             "`swapbn train`")
-        config = self.config
-        missing = [k for k in MODEL_KEYS if k not in config]
-        if missing:
-            raise UsageError(f"{path} lacks {', '.join(missing)}")
-        if not self.has_checkpoint:
-            raise UsageError(f"{self.path} has no {CHECKPOINT} (the run never saved a model)")
-        return config
-
-    def load_model(self, device: str | torch.device = "cpu") -> nn.Module:
-        """The run's model rebuilt from config.json with checkpoint.pt's weights."""
-        config = self.model_config()
-        try:
-            model = build_model(config["arch"], num_classes=config["num_classes"],
-                                act=config["act"], order=config["order"],
-                                width=config.get("width", 1.0),
-                                in_channels=config.get("in_channels", 3),
-                                image_size=config.get("image_size", 32),
-                                bias=config.get("bias", True), act_kwargs=config.get("act_kwargs"))
-        except ValueError as exc:  # a model config.json names but cannot build
-            raise RecordError(f"{self.path / CONFIG}: {exc}") from None
-        self.load_weights(model, self.checkpoint(device)["model"])
-        return model.to(device)
-
-    def load_weights(self, model: nn.Module, weights: dict) -> None:
-        """Load checkpoint.pt's model state into `model`, the model its config.json builds;
-        a checkpoint of another model (another architecture, width or class count) is a
-        RecordError naming the file and the first parameter that does not match."""
-        problem = weights_mismatch(model.state_dict(), weights)
-        if problem is None:
-            try:
-                model.load_state_dict(weights)
-            except (RuntimeError, KeyError, TypeError) as exc:
-                problem = str(exc).strip().splitlines()[0] if str(exc).strip() \
-                    else type(exc).__name__
-        if problem is not None:
-            raise RecordError(f"{self.path / CHECKPOINT} does not fit the model of "
-                              f"{self.path / CONFIG}: {problem}")
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -479,7 +413,7 @@ class RunDir:
 
     def save_channels(self, samples: ChannelSamples) -> str:
         """Write channels.npz; returns the name final.json records."""
-        samples.save(self.channels_path)
+        samples.save(self.path / CHANNELS)
         return CHANNELS
 
     def receive(self, files: dict[str, bytes]) -> list[str]:
@@ -561,24 +495,6 @@ def open_lock(path: Path) -> int:
             raise RecordError(f"{path} is not a lock file and cannot be replaced: "
                               f"{exc.strerror or exc}") from None
     raise RecordError(f"{path} keeps being replaced by something other than a plain file")
-
-
-def weights_mismatch(expected: dict, found: dict) -> str | None:
-    """The first difference between a model's state dict and checkpoint weights: a parameter
-    or buffer missing, one the model lacks, or a shape that differs; None when they fit."""
-    for key, tensor in expected.items():
-        if key not in found:
-            return f"the checkpoint lacks {key!r}"
-        other = found[key]
-        if not isinstance(other, torch.Tensor):
-            return f"{key!r} is not a tensor in the checkpoint"
-        if other.shape != tensor.shape:
-            return (f"{key!r} is {tuple(other.shape)} in the checkpoint but "
-                    f"{tuple(tensor.shape)} in the model")
-    extra = [key for key in found if key not in expected]
-    if extra:
-        return f"the checkpoint holds {extra[0]!r}, which the model lacks"
-    return None
 
 
 def _torch_save(state: dict, path: Path) -> None:

@@ -8,14 +8,13 @@ import argparse
 import json
 from pathlib import Path
 
-from ..data import load_dataset
 from ..errors import UsageError
 from ..metrics import ChannelSampler, format_table, measure
-from ..models import OWN_ACT, build_model, is_zoo_model
-from ..models.weights import load_weights
+from ..models import OWN_ACT, is_zoo_model
+from ..models.weights import load_weights, read_state_dict
 from ..rundir import RunDir
 from ..training import resolve_device
-from ..training.config import DATA_SEED
+from ..training.rebuild import data_fields, load_model, run_data, run_model
 
 HELP = "measure saturation, channel skewness and sparsity of a trained run, per layer"
 
@@ -68,12 +67,9 @@ def run(args: argparse.Namespace) -> int:
         model, config, data = _bare_model(args)
     else:
         run_record = RunDir(run_dir)
-        model = run_record.load_model(args.device)
+        model = load_model(run_record, args.device)
         config = run_record.config
-        data = load_dataset(config.get("dataset", "digits"),
-                            args.data_root or config.get("data_root"),
-                            train_subset=config.get("train_subset"),
-                            val_images=config.get("val_images") or 0, seed=DATA_SEED)
+        data = run_data(config, args.data_root)
     if args.split == "val" and data.val is None:
         raise UsageError("the run has no validation split (val_images=0); use --split test")
     loader = data.loader(args.split, args.batch_size, train=False, device=args.device)
@@ -110,16 +106,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _bare_model(args: argparse.Namespace) -> tuple:
     """The model named by --arch for --dataset's shape, with --weights loaded, a config that
-    reads like a run's, and the data set (loaded once)."""
+    reads like a run's (the model and data are built from it as from a run's), and the data
+    set (loaded once)."""
     if args.dataset is None:
         raise UsageError("--arch needs --dataset (the data set to measure on)")
-    data = load_dataset(args.dataset, args.data_root, seed=DATA_SEED)
     args.act = args.act or (OWN_ACT if is_zoo_model(args.arch) else "tanh")
     args.order = args.order or "convention"
     config = {"arch": args.arch, "act": args.act, "order": args.order, "dataset": args.dataset,
               "data_root": args.data_root}
-    model = build_model(args.arch, num_classes=data.num_classes, act=args.act, order=args.order,
-                        in_channels=data.in_channels, image_size=data.image_size)
+    data = run_data(config)
+    config.update(data_fields(data))
+    model = run_model(config)
     if args.weights is not None:
-        load_weights(model, args.weights)
+        load_weights(model, read_state_dict(args.weights),
+                     f"weights {args.weights} do not fit the model")
     return model.to(args.device), config, data

@@ -18,11 +18,12 @@ from ..models import OWN_ACT, is_zoo_model
 from ..rundir import FinalRecord
 from ..training import train
 from ..training.config import CPU_WIDTH, DEFAULT_WIDTH, TrainConfig
-from ..training.distributed import Ranks, launch, without_option
+from ..training.distributed import Ranks
 from ..training.loop import run_device
 from ..training.settings import FIELD_DEFAULT, field_default
 from ..training.tensorboard import summary_writer_class
 from ..training.threads import apply_threads
+from .launch import launch, without_option
 
 HELP = "train one model (convention, swap or nobn order) into a run directory"
 

@@ -1,29 +1,30 @@
 """The training loop: one run from a resolved TrainConfig to a complete run directory.
 
 `train` reads top to bottom: setup, resume, the epoch loop (train, evaluate, log,
-checkpoint) and the finish. Nothing is global: the device comes in as an argument, and every
-write to the run directory goes through `RunDir` in this function.
+checkpoint) and the finish. Nothing is global: the device and the ranks come in as arguments,
+and every write to the run directory goes through `RunDir` in this module on rank 0 alone (the
+only process of a run on one device): behind one test, `leader`, or in `read_start`, which
+rank 0 alone runs before training, sending what it read to the others (`Ranks.from_leader`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import load_dataset
 from ..errors import RecordError, UsageError
-from ..models import build_model
 from ..optim import make_optimizer, make_scheduler
 from ..rundir import FinalRecord, RunDir
-from .config import DATA_SEED, TrainConfig
+from .config import TrainConfig
 from .distributed import Ranks
 from .fast import (
     autocast,
@@ -33,6 +34,7 @@ from .fast import (
     prepare_model,
 )
 from .progress import Progress, epoch_text
+from .rebuild import data_fields, load_checkpoint_weights, run_data, run_model
 from .records import eval_batch_size, final_records, measure_record
 from .reproduce import (
     environment,
@@ -73,40 +75,37 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
     ranks = ranks if ranks is not None else Ranks.current()
     ranks.check_batch(config.batch_size)
     device = ranks.device(device if device is not None else run_device(config))
-    run = ranks.run_dir(out_dir)
-    if ranks.leader:
-        run.path.mkdir(parents=True, exist_ok=True)
-    recorded = claim_output(run, config, resume=resume, force=force)
+    leader = ranks.leader  # the one process that writes the run directory
+    run = RunDir(out_dir)
+    # Rank 0 claims the folder and reads where training starts; the others receive it.
+    recorded, ckpt, lines = ranks.from_leader(
+        lambda: read_start(run, config, resume=resume, force=force))
     if recorded is not None:
         return recorded
-    show = Progress(progress and ranks.leader, stream)
-    data = load_dataset(config.dataset, config.data_root, train_subset=config.train_subset,
-                        val_images=config.val_images, seed=DATA_SEED)
+    show = Progress(progress and leader, stream)
+    data = run_data(config.to_dict())
+    record = {**config.to_dict(), **data_fields(data),
+              "compute": compute_mode(device, bf16=config.bf16,
+                                      deterministic=config.deterministic),
+              **environment(device), **ranks.record()}  # config.json
     seed_everything(config.seed)
-    model = build_model(config.arch, num_classes=data.num_classes, act=config.act,
-                        order=config.order, width=config.width, in_channels=data.in_channels,
-                        image_size=data.image_size, bias=config.bias,
-                        act_kwargs=config.act_kwargs).to(device)
+    model = run_model(record).to(device)
     optimizer = make_optimizer(model, lr=config.lr, wd=config.wd, bn_gamma_wd=config.bn_gamma_wd,
                                bn_beta_wd=config.bn_beta_wd, momentum=config.momentum)
     scheduler = make_scheduler(optimizer, config.milestones)
     board = open_log(tensorboard, run.path, data, device, config.epochs, config.seed,
-                     leader=ranks.leader)
+                     leader=leader)
 
-    # Resume: the states of the last finished epoch and the metrics lines up to it.
-    done, lines = 0, []
-    if resume and run.has_checkpoint:
-        ckpt, lines = run.resume_point()  # refuses a history with holes
-        run.load_weights(model, ckpt["model"])  # refuses another model's weights
+    # Resume: the states of the last finished epoch (rank 0 read them with the metrics lines
+    # up to it).
+    done = 0
+    if ckpt is not None:
+        load_checkpoint_weights(run, model, ckpt["model"])  # refuses another model's weights
         restore_states(run, ckpt, optimizer, scheduler)
         done = int(ckpt["epoch"])
         show.print(f"resuming {run.path} after epoch {done}")
-    run.start(config={**config.to_dict(), "num_classes": data.num_classes,
-                      "in_channels": data.in_channels, "image_size": data.image_size,
-                      "test_images": len(data.test),
-                      "compute": compute_mode(device, bf16=config.bf16,
-                                              deterministic=config.deterministic),
-                      **environment(device), **ranks.record()}, lines=lines)
+    if leader:
+        run.start(config=record, lines=lines)
     # What trains: `model` in channels_last, in DDP across ranks, compiled on request;
     # `model` itself (unwrapped) is what is evaluated, measured and saved.
     net = prepare_model(model, channels_last=config.channels_last, compile=config.compile,
@@ -150,16 +149,17 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                 line["lr"] = lr
                 if config.stats_every and epoch % config.stats_every == 0:
                     line["stats"] = measure_record(model, data, device, config.batch_size,
-                                                   fused=config.compile)
+                                                   ranks, fused=config.compile)
                 scheduler.step()
                 line["images_per_s"] = seen / max(train_seconds, 1e-9)
                 line["seconds"] = time.perf_counter() - t0
                 lines.append(line)
-                run.write_metrics(lines)
-                run.save_checkpoint({"model": model.state_dict(),
-                                     "optimizer": optimizer.state_dict(),
-                                     "scheduler": scheduler.state_dict(), "rng": rng_state(),
-                                     "epoch": epoch})
+                if leader:
+                    run.write_metrics(lines)
+                    run.save_checkpoint({"model": model.state_dict(),
+                                         "optimizer": optimizer.state_dict(),
+                                         "scheduler": scheduler.state_dict(),
+                                         "rng": rng_state(), "epoch": epoch})
                 done = epoch
                 show.print(epoch_text(line, config.epochs))
                 if board is not None:
@@ -167,24 +167,26 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True,
                 if on_epoch is not None:
                     on_epoch(line)
             else:
-                extra = final_records(model, data, device, config.batch_size, config.seed, run,
-                                      fused=config.compile)
+                extra, samples = final_records(model, data, device, config.batch_size,
+                                               config.seed, ranks, fused=config.compile)
+                if leader:
+                    extra["channels"] = run.save_channels(samples)
     except KeyboardInterrupt:
         if board is not None:
             board.close()
         raise  # the last checkpoint stays; `guarded` records the run as interrupted
     except Exception as exc:
-        try:
-            run.write_final(ended(FinalRecord.failed(exc, epochs_completed=done), lines,
-                                  earlier + time.perf_counter() - started))
-        except OSError:
-            pass  # the disk is still full: the first error is the one to report
+        if leader:
+            with contextlib.suppress(OSError):  # the disk is still full: report the first error
+                run.write_final(ended(FinalRecord.failed(exc, epochs_completed=done), lines,
+                                      earlier + time.perf_counter() - started))
         raise
 
     # The finish: the final record, written last.
     final = ended(FinalRecord(status, epochs_completed=done, error=error, **extra), lines,
                   earlier + time.perf_counter() - started)
-    run.write_final(final)
+    if leader:
+        run.write_final(final)
     return final
 
 
@@ -206,6 +208,26 @@ def restore_states(run: RunDir, ckpt: dict, optimizer: torch.optim.Optimizer,
 def run_device(config: TrainConfig) -> torch.device:
     """The device a config trains on; UsageError when this machine cannot run it."""
     return resolve_device(config.device)
+
+
+class Start(NamedTuple):
+    """What the run directory says before a run trains."""
+
+    recorded: FinalRecord | None  # a finished run with this configuration: nothing to train
+    checkpoint: dict | None  # the states to resume from (None: epoch 0)
+    lines: list[dict]  # the metrics lines up to the checkpoint's epoch
+
+
+def read_start(run: RunDir, config: TrainConfig, *, resume: bool, force: bool) -> Start:
+    """Claim the folder for this run (`claim_output`) and read where training starts: rank 0
+    alone calls this (the other ranks receive its result)."""
+    run.path.mkdir(parents=True, exist_ok=True)
+    recorded = claim_output(run, config, resume=resume, force=force)
+    if recorded is not None:
+        return Start(recorded, None, [])
+    if resume and run.has_checkpoint:
+        return Start(None, *run.resume_point())  # refuses a history with holes
+    return Start(None, None, [])
 
 
 def claim_output(run: RunDir, config: TrainConfig, *, resume: bool,
