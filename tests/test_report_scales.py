@@ -77,6 +77,9 @@ def test_grid_runs_choose_and_scales_are_checked_against_the_cpu_scale(tmp_path)
     assert "`swapbn sweep depth --scale cpu --data-root DIR" in text
     assert "- table2 at cpu-bf16: 4 of 6 runs; `swapbn sweep table2 --scale cpu-bf16 --only " \
         "tanh/convention tanh/swap" in text  # two of three seeds were run
+    # a variant's runs have the reference's run ids (in their own folder): counted by scale
+    assert "- table2 at cpu-shared: 2 of 6 runs; `swapbn sweep table2 --scale cpu-shared " \
+        "--data-root DIR" in text
     # the same runs give the same page
     again, _ = build_report(tmp_path, tmp_path / "page.md")
     assert again.read_text() == text

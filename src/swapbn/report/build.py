@@ -242,7 +242,7 @@ def not_run_section(root: Path, runs: list[Run]) -> list[str]:
     each experiment's planned runs missing under root, and its variants' check runs
     (Scale.checks); a setting without a recipe yet names the grid it needs first."""
     lines = []
-    have = {r.path.name for r in runs}
+    have = {(r.path.name, r.scale) for r in runs}  # a variant's runs share the run ids
     found = {r.scale for r in runs if r.scale in SCALES}
     for name in sorted(found, key=_scale_order):
         variants = [s for s in SCALES.values() if s.reference == name]
@@ -253,7 +253,7 @@ def not_run_section(root: Path, runs: list[Run]) -> list[str]:
         items = []
         for e, scale, only in todo:
             specs = [s for s in plan(e, scale) if not only or s.tags["setting"] in only]
-            missing = [s for s in specs if s.run_id not in have]
+            missing = [s for s in specs if (s.run_id, scale.name) not in have]
             if not missing:
                 continue
             folder = e if scale.name == name else f"{e}-{scale.name}"
