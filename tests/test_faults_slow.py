@@ -21,6 +21,7 @@ from PIL import Image
 
 import swapbn
 from faults_files import png_bomb
+from swapbn.experiments.sweeps import read_sweeps
 from swapbn.rundir import CHANNELS, CHECKPOINT, CONFIG, FINAL, METRICS, RunDir
 from swapbn.training.loop import TIMING_FIELDS
 
@@ -94,6 +95,11 @@ def same(a: dict, b: dict) -> bool:
     weights = a["weights"].keys() == b["weights"].keys() and all(
         torch.equal(a["weights"][k], b["weights"][k]) for k in a["weights"])
     return weights and a["metrics"] == b["metrics"] and a["final"] == b["final"]
+
+
+def run_dirs(out: Path) -> list[Path]:
+    """The run directories of a sweep folder (beside them: its sweeps.jsonl)."""
+    return [p for p in out.iterdir() if p.is_dir()]
 
 
 def temporaries(run_dir: Path) -> list[str]:
@@ -184,11 +190,16 @@ def test_sigterm_to_a_sweep_stops_its_workers_and_a_rerun_continues(tmp_path) ->
     wait_for(lambda: not [pid for pid in workers if alive(pid)], timeout=10)
     statuses = {p.parent.name: RunDir(p.parent).final for p in out.glob("*/" + CONFIG)}
     assert any(f is not None and f.status == "interrupted" for f in statuses.values()), statuses
-    for run_dir in out.iterdir():
+    for run_dir in run_dirs(out):
         assert temporaries(run_dir) == []
+    (stopped,) = read_sweeps(out / "sweeps.jsonl")  # the sweep recorded how it ended
+    assert stopped["ended"] == "interrupted" and len(stopped["ran"]) == 6
     rc, err = finish(swapbn_cli(*args))
     assert rc == 0, err
-    assert all(RunDir(d).final.status == "completed" for d in out.iterdir())
+    assert all(RunDir(d).final.status == "completed" for d in run_dirs(out))
+    stopped, rerun = read_sweeps(out / "sweeps.jsonl")
+    assert rerun["ended"] == "finished"
+    assert sorted(stopped["finished"] + rerun["finished"]) == sorted(p.name for p in run_dirs(out))
 
 
 def test_two_processes_never_share_a_run_directory(tmp_path) -> None:
@@ -222,7 +233,7 @@ def test_two_identical_sweeps_train_each_run_once(tmp_path) -> None:
     outputs = [first.communicate(timeout=600)[0], second.communicate(timeout=600)[0]]
     trained = sum(text.count("epoch   1/1") for text in outputs)
     assert trained == 6, outputs
-    assert all(RunDir(d).final.status == "completed" for d in out.iterdir())
+    assert all(RunDir(d).final.status == "completed" for d in run_dirs(out))
 
 
 def test_a_file_size_limit_is_one_line(tmp_path) -> None:
@@ -281,12 +292,12 @@ def test_a_killed_sweep_driver_leaves_no_worker_and_a_rerun_continues(tmp_path) 
     assert len(started) < 6  # no queued run was taken up after the driver died
     statuses = {name: RunDir(out / name).final for name in started}
     assert any(f is not None and f.status == "interrupted" for f in statuses.values()), statuses
-    for run_dir in out.iterdir():
+    for run_dir in run_dirs(out):
         assert temporaries(run_dir) == []
     rc, err = finish(swapbn_cli(*args))
     assert rc == 0, err
-    assert len(list(out.iterdir())) == 6
-    assert all(RunDir(d).final.status == "completed" for d in out.iterdir())
+    assert len(run_dirs(out)) == 6
+    assert all(RunDir(d).final.status == "completed" for d in run_dirs(out))
 
 
 @pytest.fixture()

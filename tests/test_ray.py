@@ -39,7 +39,7 @@ def assert_ray_sweep_matches(experiment: str, local: Path, out: Path) -> None:
     assert sweep(experiment, "--scale", "smoke", "--out", str(out), "--backend", "ray",
                  "--workers", "2", "--cpus-per-run", "1", "--quiet") == 0
     runs = plan(experiment, SCALES["smoke"])
-    assert sorted(p.name for p in out.iterdir()) == sorted(r.run_id for r in runs)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(r.run_id for r in runs)
     for r in runs:
         ray_dir, local_dir = out / r.run_id, local / r.run_id
         configs = [{k: v for k, v in json.loads((d / "config.json").read_text()).items()

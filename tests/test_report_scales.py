@@ -4,6 +4,7 @@ its own section, and a variant of the cpu scale (bf16, one shared recipe) is che
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ def test_grid_runs_choose_and_scales_are_checked_against_the_cpu_scale(tmp_path)
     ci = stats.ttest_ind(conv + 0.5, conv, equal_var=False).confidence_interval(0.95)
     assert f"+0.5 [{ci.low:+.3g}, {ci.high:+.3g}]" in text
     # compute: the grid's hours, machine and commit from config.json
-    assert "| table2 grid | cpu | 4 | 2.00 | AMD EPYC | 1 | float32 | 0123456789 |" in text
+    assert "| table2 grid | cpu | 4 | 2.00 | — | AMD EPYC | 1 | float32 | 0123456789 |" in text
     assert "## Not yet run at scale cpu and its variants" in text
     assert "`swapbn sweep depth --scale cpu --data-root DIR" in text
     assert "- table2 at cpu-bf16: 4 of 6 runs; `swapbn sweep table2 --scale cpu-bf16 --only " \
@@ -103,3 +104,45 @@ def test_one_scale_alone_is_not_checked_against_itself(tmp_path):
     assert "## table2" in page
     assert "Does a variant of a scale change its conclusions?" not in page
     assert "None against None" not in page
+
+
+def compute_rows(page: Path) -> dict[str, list[str]]:
+    """The Compute table's rows by 'experiment scale', cells stripped."""
+    text = page.read_text().split("## Compute", 1)[1]
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    head, *body = rows
+    return {f"{r[0]} {r[1]}": dict(zip(head, r, strict=True)) for r in body}
+
+
+def test_the_compute_table_gives_the_sweeps_wall_time(tmp_path, capsys):
+    table2_at(tmp_path, "cpu")
+    grid_run(tmp_path, "swap", 0.01, 60.0)
+    runs = sorted(p.name for p in (tmp_path / "cpu").iterdir())
+    assert len(runs) == 4
+    line = {"started": "2026-01-01T00:00:00+00:00", "ended": "interrupted", "backend": "local",
+            "workers": 2, "cpus_per_run": 1}
+    log = tmp_path / "cpu" / "sweeps.jsonl"
+    # The first sweep ran all four runs and was stopped after three had finished.
+    log.write_text(json.dumps({**line, "seconds": 5400, "ran": runs, "finished": runs[:3]})
+                   + "\n")
+    page, _ = build_report(tmp_path, tmp_path / "page")
+    table = compute_rows(page)
+    assert table["table2 cpu"]["wall (h)"] == "≥ 1.50"  # one run finished outside it
+    assert table["table2 cpu"]["compute (h)"] == f"{4 * 3.0 / 3600:.2f}"
+    assert table["table2 grid cpu"]["wall (h)"] == "—"  # no sweep recorded
+    assert table["table2 grid cpu"]["compute (h)"] == "0.50"
+    # The second finished the fourth: both sweeps count, and every run is accounted for.
+    with log.open("a") as f:
+        f.write(json.dumps({**line, "ended": "finished", "seconds": 1800, "ran": runs[3:],
+                            "finished": runs[3:]}) + "\n")
+    page, _ = build_report(tmp_path, tmp_path / "page")
+    assert compute_rows(page)["table2 cpu"]["wall (h)"] == "2.00"
+    # A corrupt record is left out with one line naming it; the page still builds.
+    with log.open("a") as f:
+        f.write('{"seconds": 12, "ran": [\n')
+    capsys.readouterr()
+    page, _ = build_report(tmp_path, tmp_path / "page")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sweeps.jsonl line 3: not valid JSON" in err
+    assert compute_rows(page)["table2 cpu"]["wall (h)"] == "—"

@@ -5,15 +5,20 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 import swapbn.experiments.execute as execute
+import swapbn.experiments.runner as runner
 from fixtures_sweeps import SMALL_EXPERIMENT
 from png_checks import assert_png_drawn
 from swapbn.cli import main
+from swapbn.errors import Interrupted
 from swapbn.experiments import SCALES, plan
 from swapbn.experiments.recipes import above_chance
+from swapbn.experiments.runner import SweepOptions, check_existing
+from swapbn.experiments.sweeps import read_sweeps
 from swapbn.rundir import FinalRecord, RunDir
 
 
@@ -40,7 +45,8 @@ def test_a_small_sweep_end_to_end_gives_its_report(small_sweep, tmp_path):
     """The default set's end-to-end check (all experiments: test_report_smoke.py, slow): the
     runs of one sweep are complete and `swapbn report` tabulates exactly what they recorded."""
     runs = plan(SMALL_EXPERIMENT, SCALES["smoke"])
-    assert sorted(p.name for p in small_sweep.iterdir()) == sorted(r.run_id for r in runs)
+    assert sorted(p.name for p in small_sweep.iterdir()) == sorted([r.run_id for r in runs]
+                                                                   + ["sweeps.jsonl"])
     finals, configs = {}, {}
     for r in runs:
         final = json.loads((small_sweep / r.run_id / "final.json").read_text())
@@ -125,6 +131,45 @@ def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path, monkeypatch
     assert sweep(*args) == 0
     assert "0 to run" in capsys.readouterr().out
 
+    # Each sweep that ran something left one line: the runs it started, those that ended
+    # with a result (a failed run did not), and how long it took.
+    lines = read_sweeps(tmp_path / "sweeps.jsonl")
+    assert [(line["ran"], line["finished"], line["ended"]) for line in lines] == [
+        (["nobn-convention-s0", "nobn-nobn-s0"], ["nobn-convention-s0"], "finished"),
+        (["nobn-nobn-s0"], ["nobn-nobn-s0"], "finished"),
+        (["nobn-convention-s0"], ["nobn-convention-s0"], "finished")]
+    assert all(line["workers"] == 1 and line["cpus_per_run"] == 1 for line in lines)
+
+
+def test_a_sweep_records_its_wall_time(small_sweep):
+    """One sweep, one line in sweeps.jsonl; one run at a time, its wall time covers the
+    seconds each run recorded, and it started when it says (UTC)."""
+    (line,) = read_sweeps(small_sweep / "sweeps.jsonl")
+    runs = sorted(r.run_id for r in plan(SMALL_EXPERIMENT, SCALES["smoke"]))
+    assert sorted(line["ran"]) == sorted(line["finished"]) == runs
+    assert line["ended"] == "finished" and line["backend"] == "local"
+    seconds = [RunDir(small_sweep / r).final.seconds for r in runs]
+    assert sum(seconds) <= line["seconds"] + 0.1
+    started = datetime.fromisoformat(line["started"])
+    assert started.utcoffset() == timedelta(0)
+    assert datetime.now(timezone.utc) - started > timedelta(seconds=line["seconds"] - 1)
+
+
+def test_an_interrupted_sweep_records_what_it_finished(tmp_path, monkeypatch):
+    planned = check_existing(plan(SMALL_EXPERIMENT, SCALES["smoke"]), tmp_path)
+    first = planned[0].run_id
+
+    def stopped(jobs, workers, on_result):  # one run ends, then SIGTERM reaches the sweep
+        on_result(first, FinalRecord(status="completed", final_test_acc=50.0, seconds=1.0))
+        raise Interrupted(15)
+
+    monkeypatch.setattr(runner, "run_local", stopped)
+    with pytest.raises(Interrupted):
+        runner.run_sweep(planned, tmp_path, SweepOptions(workers=2, progress=False))
+    (line,) = read_sweeps(tmp_path / "sweeps.jsonl")
+    assert line["ended"] == "interrupted" and line["workers"] == 2
+    assert line["ran"] == [p.run_id for p in planned] and line["finished"] == [first]
+
 
 def test_dry_run_trains_nothing(tmp_path, capsys):
     assert sweep("depth", "--scale", "smoke", "--out", str(tmp_path / "o"), "--dry-run") == 0
@@ -205,3 +250,19 @@ def test_a_diverged_run_is_a_result_not_retried(tmp_path, monkeypatch, capsys):
     assert calls == ["convention", "nobn"]
     assert sweep(*args) == 1  # still not all completed, but nothing is trained again
     assert "0 to run" in capsys.readouterr().out and len(calls) == 2
+
+
+def test_a_sweep_that_cannot_record_itself_warns_and_ends_as_it_would(tmp_path, monkeypatch,
+                                                                      capsys):
+    planned = check_existing(plan(SMALL_EXPERIMENT, SCALES["smoke"]), tmp_path)
+    (tmp_path / "sweeps.jsonl").mkdir()  # an append there fails
+
+    def finish(jobs, workers, on_result):
+        for job in jobs:
+            on_result(job["run_id"], FinalRecord(status="completed", final_test_acc=50.0))
+
+    monkeypatch.setattr(runner, "run_local", finish)
+    runner.run_sweep(planned, tmp_path, SweepOptions(workers=2, progress=False))
+    assert all(p.result.status == "completed" for p in planned)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("swapbn: warning: could not record the sweep")

@@ -19,18 +19,20 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from ..atomic import refuse_link
-from ..errors import RecordError, UsageError, quoted, shown_path
-from ..rundir import FinalRecord, RunDir
+from ..errors import Interrupted, RecordError, UsageError, quoted, shown_path
+from ..rundir import FINISHED, FinalRecord, RunDir
 from ..training import TrainConfig
 from ..training.progress import eta_text, overall_text
 from ..training.threads import free_cores
-from .backends import run_local, run_ray
+from .backends import BACKENDS, run_local, run_ray
 from .registry import RunSpec
+from .sweeps import SweepRecord, append_sweep
 
 
 @dataclass
@@ -110,11 +112,38 @@ class SweepOptions:
 
 
 def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions) -> float:
-    """Run every planned run that is not done; fills each PlannedRun.result. Returns seconds."""
+    """Run every planned run that is not done; fills each PlannedRun.result. Returns seconds.
+    However it ends, a sweep that runs anything appends its line to OUT/sweeps.jsonl
+    (experiments/sweeps.py)."""
+    if options.backend not in BACKENDS:
+        raise UsageError(f"unknown backend {quoted(options.backend)}; choose from "
+                         f"{', '.join(BACKENDS)}")
+    todo = [p for p in planned if p.state not in ("done", "broken")]
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = time.perf_counter()
+    ended = "failed"
+    try:
+        _run(todo, out, options, started)
+        ended = "finished"
+    except (Interrupted, KeyboardInterrupt):
+        ended = "interrupted"
+        raise
+    finally:
+        if todo and Path(out).is_dir():
+            append_sweep(out, SweepRecord(
+                started=started_at, seconds=round(time.perf_counter() - started, 1),
+                ended=ended, backend=options.backend, workers=max(1, options.workers),
+                cpus_per_run=options.cpus_per_run, ran=[p.run_id for p in todo],
+                finished=[p.run_id for p in todo
+                          if p.result is not None and p.result.status in FINISHED]))
+    return time.perf_counter() - started
+
+
+def _run(todo: list[PlannedRun], out: str | Path, options: SweepOptions,
+         started: float) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stream = getattr(sys, options.stream)
-    todo = [p for p in planned if p.state not in ("done", "broken")]
     workers = max(1, options.workers)
     sequential = options.backend == "local" and workers == 1
     free = free_cores()
@@ -132,7 +161,6 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
             for p in todo]
     by_id = {p.run_id: p for p in todo}
     finished = 0
-    started = time.perf_counter()
 
     def on_result(run_id: str, final: FinalRecord) -> None:
         nonlocal finished
@@ -164,9 +192,6 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
                     num_cpus=None if options.address else int(cpus * workers),
                     cpus_per_run=cpus, gpus_per_run=options.gpus_per_run,
                     on_result=on_result, say=lambda text: print(text, file=stream, flush=True))
-    else:
-        raise UsageError(f"unknown backend {quoted(options.backend)}; choose from local, ray")
-    return time.perf_counter() - started
 
 
 def outcome(final: FinalRecord) -> str:

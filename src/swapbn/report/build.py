@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..atomic import refuse_link, write_text
-from ..errors import UsageError
+from ..errors import RecordError, UsageError
 from ..experiments import EXPERIMENTS, SCALES, find_experiment, plan
 from ..experiments.recipes import choose, markdown_choices
 from ..experiments.registry import PAPER_COLUMNS
+from ..experiments.sweeps import SWEEPS, read_sweeps
 from ..intervals import INTERVALS_NOTE
 from ..training import TrainConfig
 from .aggregate import Group, group_runs, selected
@@ -282,22 +284,58 @@ def _recipe_missing(spec) -> str | None:
 
 
 def compute_section(runs: list[Run]) -> list[str]:
-    """Compute used per experiment and scale: runs, training time, machines, code commits."""
-    rows = ["| experiment | scale | runs | compute (h) | machine | threads | precision | commit |",
-            "|---|---|---|---|---|---|---|---|"]
+    """Compute used per experiment and scale: runs, training time, the sweeps' wall time,
+    machines, code commits."""
+    rows = ["| experiment | scale | runs | compute (h) | wall (h) | machine | threads | precision "
+            "| commit |", "|---|---|---|---|---|---|---|---|---|"]
     by_key: dict[tuple[str, str], list[Run]] = {}
     for r in runs:
-        key = (r.experiment + (" grid" if r.tags.get("grid") else ""), r.scale or "")
-        by_key.setdefault(key, []).append(r)
-    for (exp, scale), rs in sorted(by_key.items()):
+        by_key.setdefault(_compute_key(r), []).append(r)
+    walls, covered = sweep_walls(runs)
+    for key, rs in sorted(by_key.items()):
+        exp, scale = key
         hours = sum(float(r.final.get("seconds") or 0) for r in rs) / 3600
+        wall = ("—" if key not in walls else
+                ("" if all(r.path in covered for r in rs) else "≥ ") + f"{walls[key] / 3600:.2f}")
         machines = sorted({str(r.config.get("device_name") or "?") for r in rs})
         threads = sorted({str(r.config.get("threads")) for r in rs if r.config.get("threads")})
         precisions = sorted({str(r.config.get("precision", "?")) for r in rs})
         commits = sorted({str(r.config.get("git_commit") or "?")[:10]
                           + (" (with changes)" if r.config.get("git_dirty") else "") for r in rs})
-        rows.append(f"| {exp} | {scale} | {len(rs)} | {hours:.2f} | {', '.join(machines)} | "
-                    f"{', '.join(threads)} | {', '.join(precisions)} | {', '.join(commits)} |")
-    return ["## Compute", "", "Training and measuring time summed over runs (one process "
-            "each), the machines and code that made them (from each run's config.json).", "",
-            *rows, ""]
+        rows.append(f"| {exp} | {scale} | {len(rs)} | {hours:.2f} | {wall} | "
+                    f"{', '.join(machines)} | {', '.join(threads)} | {', '.join(precisions)} | "
+                    f"{', '.join(commits)} |")
+    return ["## Compute", "", "Compute is the training and measuring time summed over runs (one "
+            "process each, from each run's final.json); wall is the time the sweeps that ran "
+            "them took, summed over the sweeps recorded in each run folder's `sweeps.jsonl` "
+            "(several runs at once, and a sweep stopped and continued, counted as they ran); "
+            "`≥` where some of the runs finished in sweeps that kept no such record, — where "
+            "none did. Machines and code are from each run's config.json.", "", *rows, ""]
+
+
+def _compute_key(r: Run) -> tuple[str, str]:
+    return r.experiment + (" grid" if r.tags.get("grid") else ""), r.scale or ""
+
+
+def sweep_walls(runs: list[Run]) -> tuple[dict[tuple[str, str], float], set[Path]]:
+    """({(experiment, scale): seconds of the recorded sweeps that ran any of its runs}, the runs
+    that finished in a recorded sweep), from the sweeps.jsonl beside the runs. A sweep whose runs
+    span several keys counts for each (`swapbn sweep` runs one experiment at one scale)."""
+    by_path = {r.path: r for r in runs}
+    walls: dict[tuple[str, str], float] = {}
+    covered: set[Path] = set()
+    for folder in sorted({r.path.parent for r in runs}):
+        path = folder / SWEEPS
+        if not path.is_file():
+            continue
+        try:
+            sweeps = read_sweeps(path)
+        except RecordError as exc:
+            print(f"swapbn report: left out {exc}", file=sys.stderr)
+            continue
+        for sweep in sweeps:
+            mine = [by_path[folder / i] for i in sweep["ran"] if folder / i in by_path]
+            for key in {_compute_key(r) for r in mine}:
+                walls[key] = walls.get(key, 0.0) + float(sweep["seconds"])
+            covered |= {folder / i for i in sweep["finished"] if folder / i in by_path}
+    return walls, covered
