@@ -64,3 +64,30 @@ def test_the_headline_is_the_committed_table2():
         assert close(row["lo"], ci.low) and close(row["hi"], ci.high), row[0]
         verdict = "holds" if ci.low > 0 else "opposite" if ci.high < 0 else "not resolved"
         assert row["verdict"] == verdict, row[0]
+
+
+def hours_minutes(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def sweep_seconds(folder: Path, experiment: str) -> float:
+    """Wall seconds of the sweeps recorded in folder/sweeps.jsonl that ran this experiment."""
+    lines = [json.loads(line) for line in (folder / "sweeps.jsonl").read_text().splitlines()]
+    return sum(line["seconds"] for line in lines
+               if any(r.startswith(f"{experiment}-") for r in line["ran"]))
+
+
+def test_the_headline_times_are_the_recorded_ones():
+    text = README.read_text()
+    section = text[text.index("## The result"):text.index("\n## ", text.index("## The result"))]
+    found = re.search(r"The (\d+) runs took (\d+ h \d+ min) of wall time \(([\d.]+) "
+                      r"compute-hours\).*?the grid that chose the recipes\s+took another "
+                      r"(\d+ h \d+ min)", section, re.S)
+    if not found:
+        pytest.skip("the README gives no wall time yet")
+    finals = [json.loads(p.read_text()) for p in TABLE2.glob("table2-*-s*/final.json")]
+    assert int(found[1]) == len(finals)
+    assert found[2] == hours_minutes(sweep_seconds(TABLE2, "table2"))
+    assert close(found[3], sum(f["seconds"] for f in finals) / 3600)
+    assert found[4] == hours_minutes(sweep_seconds(TABLE2.parent / "grid", "table2"))
