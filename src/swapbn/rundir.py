@@ -203,9 +203,9 @@ def check_final(value: dict, where: str) -> dict:
     return value
 
 
-def read_metrics(path: Path) -> list[dict]:
-    """metrics.jsonl checked line by line: every line an epoch record, epochs 1, 2, 3, ... in
-    order (a history with holes is refused, never read up to the hole)."""
+def read_json_lines(path: Path) -> list[tuple[str, object]]:
+    """(where, value) for each line of a JSON-lines record, where naming the file and line;
+    RecordError (one line) for a file that cannot be read or a line that is not JSON."""
     refuse_link(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -217,9 +217,17 @@ def read_metrics(path: Path) -> list[dict]:
     for number, line in enumerate(text.splitlines(), 1):
         where = f"{path} line {number}"
         try:
-            value = json.loads(line)
+            lines.append((where, json.loads(line)))
         except json.JSONDecodeError:
             raise RecordError(f"{where}: not valid JSON (cut or corrupt)") from None
+    return lines
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """metrics.jsonl checked line by line: every line an epoch record, epochs 1, 2, 3, ... in
+    order (a history with holes is refused, never read up to the hole)."""
+    lines = []
+    for number, (where, value) in enumerate(read_json_lines(path), 1):
         lines.append(check_fields(value, METRICS_TYPES, ("epoch", "test_acc"), where))
         check_nested(value, "stats", STATS_TYPES, LAYER_TYPES, where)
         if value["epoch"] != number:

@@ -10,14 +10,13 @@ it started and the runs that ended with a result (completed or diverged).
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..atomic import json_text, refuse_link
 from ..errors import RecordError
-from ..rundir import check_fields
+from ..rundir import check_fields, read_json_lines
 
 SWEEPS = "sweeps.jsonl"
 NUMBER = (int, float)
@@ -56,21 +55,8 @@ def append_sweep(out: str | Path, record: SweepRecord) -> None:
 
 def read_sweeps(path: str | Path) -> list[dict]:
     """Every line of a sweeps.jsonl, checked; RecordError (one line) for anything else."""
-    path = Path(path)
-    refuse_link(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise RecordError(f"cannot read {path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise RecordError(f"cannot read {path}: {exc.strerror or exc}") from None
     lines = []
-    for number, line in enumerate(text.splitlines(), 1):
-        where = f"{path} line {number}"
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            raise RecordError(f"{where}: not valid JSON (cut or corrupt)") from None
+    for where, value in read_json_lines(Path(path)):
         check_fields(value, TYPES, REQUIRED, where)
         if value["seconds"] < 0 or not all(isinstance(r, str) for r in
                                            value["ran"] + value["finished"]):
