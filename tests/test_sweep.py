@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from datetime import datetime, timedelta, timezone
 
@@ -169,6 +170,30 @@ def test_an_interrupted_sweep_records_what_it_finished(tmp_path, monkeypatch):
     (line,) = read_sweeps(tmp_path / "sweeps.jsonl")
     assert line["ended"] == "interrupted" and line["workers"] == 2
     assert line["ran"] == [p.run_id for p in planned] and line["finished"] == [first]
+
+
+def test_a_run_a_worker_ended_after_the_sweep_was_stopped_counts_as_finished(tmp_path,
+                                                                            monkeypatch):
+    """A worker can finish its run between SIGTERM and the driver collecting the result; the
+    next sweep skips that run as done, so the stopped sweep's line must list it, from the run's
+    own record. A final.json older than the sweep (a run it never reached) is not counted."""
+    planned = check_existing(plan(SMALL_EXPERIMENT, SCALES["smoke"]), tmp_path)
+    late, stale = planned[0].run_id, planned[1].run_id
+    (tmp_path / stale).mkdir()
+    (tmp_path / stale / "final.json").write_text('{"status": "diverged"}')
+    os.utime(tmp_path / stale / "final.json", (0, 0))
+
+    def stopped(jobs, workers, on_result):  # the worker's record lands; the driver never hears
+        (tmp_path / late).mkdir()
+        (tmp_path / late / "final.json").write_text('{"status": "diverged"}')
+        raise Interrupted(15)
+
+    monkeypatch.setattr(runner, "run_local", stopped)
+    with pytest.raises(Interrupted):
+        runner.run_sweep(planned, tmp_path, SweepOptions(workers=2, progress=False))
+    (line,) = read_sweeps(tmp_path / "sweeps.jsonl")
+    assert RunDir(tmp_path / stale).final.status == "diverged"
+    assert line["ended"] == "interrupted" and line["finished"] == [late]
 
 
 def test_dry_run_trains_nothing(tmp_path, capsys):

@@ -26,7 +26,7 @@ import torch
 
 from ..atomic import refuse_link
 from ..errors import Interrupted, RecordError, UsageError, quoted, shown_path
-from ..rundir import FINISHED, FinalRecord, RunDir
+from ..rundir import FINAL, FINISHED, FinalRecord, RunDir
 from ..training import TrainConfig
 from ..training.progress import eta_text, overall_text
 from ..training.threads import free_cores
@@ -119,7 +119,8 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
         raise UsageError(f"unknown backend {quoted(options.backend)}; choose from "
                          f"{', '.join(BACKENDS)}")
     todo = [p for p in planned if p.state not in ("done", "broken")]
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(timezone.utc)
+    started_at = now.isoformat(timespec="seconds")
     started = time.perf_counter()
     ended = "failed"
     try:
@@ -135,8 +136,23 @@ def run_sweep(planned: list[PlannedRun], out: str | Path, options: SweepOptions)
                 ended=ended, backend=options.backend, workers=max(1, options.workers),
                 cpus_per_run=options.cpus_per_run, ran=[p.run_id for p in todo],
                 finished=[p.run_id for p in todo
-                          if p.result is not None and p.result.status in FINISHED]))
+                          if _ended_with_result(p, Path(out), now.timestamp())]))
     return time.perf_counter() - started
+
+
+def _ended_with_result(p: PlannedRun, out: Path, since: float) -> bool:
+    """Whether this sweep ended the run completed or diverged. Its own record on disk decides
+    where the driver did not collect the result: a worker can finish a run between the driver's
+    SIGTERM and its collecting the result, and the next sweep then skips the run as done."""
+    if p.result is not None:
+        return p.result.status in FINISHED
+    run = RunDir(out / p.run_id)
+    try:
+        written = (run.path / FINAL).stat().st_mtime
+        final = run.final
+    except (OSError, RecordError):
+        return False
+    return written >= since - 2 and final is not None and final.finished  # 2 s: coarse mtimes
 
 
 def _run(todo: list[PlannedRun], out: str | Path, options: SweepOptions,
