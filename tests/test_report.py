@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from png_checks import BEYOND_PAPER_FIGURES, EVERY_FIGURE, assert_png_drawn
-from report_fakes import ACC_STEP, METRIC_STEP, Fake, write_fake_sweep, write_run
+from report_fakes import ACC_STEP, METRIC_STEP, SEEDS, Fake, write_fake_sweep, write_run
 from swapbn.cli import main
 from swapbn.experiments import EXPERIMENTS
 from swapbn.intervals import Summary
@@ -192,6 +192,26 @@ def test_report_defaults_to_dir_report_and_misses_become_na(tmp_path):
     # a second report does not read its own output folder as runs
     assert main(["report", str(tmp_path), "--quiet"]) == 0
     assert len(read_csv(out / "nobn.csv")) == 1
+
+
+def test_a_claim_on_a_setting_at_chance_reads_did_not_train(tmp_path, capsys):
+    """No BN at chance (10 % and 12 % of 1,000 test images: p > 0.001 for ten classes) did not
+    train at this budget: its claims are neither support nor refutation, whatever the means."""
+    base = {"arch": "vgg16", "act": "tanh"}
+    for fake in (Fake("nobn", "convention", {"order": "convention"},
+                      {**base, "order": "convention"}, 60.0, 0.4, 0.5, 0.6),
+                 Fake("nobn", "nobn", {"order": "nobn"}, {**base, "order": "nobn"},
+                      10.0, 0.1, 0.9, 0.5)):
+        for seed in SEEDS:
+            write_run(tmp_path, fake, seed)
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    rows = {r["claim"]: r for r in read_csv(tmp_path / "out" / "nobn_directions.csv")}
+    acc, skew = rows["convention test acc > NoBN"], rows["NoBN avg skewness > convention (Figure 10)"]
+    assert acc["here"] == "61 vs 11" and skew["here"] == "0.91 vs 0.51"
+    for r in (acc, skew):
+        assert r["verdict"] == "did not train at this budget" and r["difference"] == ""
+    assert "holds 0/0 (0 opposite, 0 not resolved, 2 on a setting that did not train at this " \
+        "budget)" in capsys.readouterr().out
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):

@@ -34,6 +34,7 @@ from scipy import stats
 
 LEVEL = 0.95
 HOLDS, OPPOSITE, UNRESOLVED, MISSING = "holds", "opposite", "not resolved", "n/a"
+UNTRAINED = "did not train at this budget"  # a side never left chance: not judged
 ONE_SEED = "1 seed: no interval"
 MAX_SEEDS = 1000  # beyond this the estimate says "more than 1000"
 INTERVALS_NOTE = (

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ..intervals import OPPOSITE
+from ..intervals import OPPOSITE, UNTRAINED
 from ..text import count
 
 HELP = "tables (mean ± std over seeds), paper comparisons and figures from run directories"
@@ -33,9 +33,12 @@ def run(args: argparse.Namespace) -> int:
             held = sum(c.holds is True for c in sec.checks)
             judged = sum(c.holds is not None for c in sec.checks)
             opposite = sum(c.verdict == OPPOSITE for c in sec.checks)
+            untrained = sum(c.verdict == UNTRAINED for c in sec.checks)
             figures = sum(p.suffix == ".png" for p in sec.files)
             print(f"{sec.title:<12} runs {done}/{total} completed, "
                   f"paper's direction holds {held}/{judged} ({opposite} opposite, "
-                  f"{judged - held - opposite} not resolved), {count(figures, 'figure')}")
+                  f"{judged - held - opposite} not resolved"
+                  + (f", {untrained} on a setting that {UNTRAINED}" if untrained else "")
+                  + f"), {count(figures, 'figure')}")
         print(f"report: {page} ({time.perf_counter() - start:.1f} s)")
     return 0

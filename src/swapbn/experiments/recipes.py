@@ -19,6 +19,7 @@ from pathlib import Path
 from scipy import stats
 
 from ..atomic import write_text
+from ..intervals import UNTRAINED
 from ..presets import activation_family, recipe_key
 from ..rundir import FINISHED, find_runs
 from .grid import Choice, _accuracy, grid_points, load_record, select_per_setting
@@ -155,7 +156,7 @@ def markdown_choices(chosen: list[Chosen]) -> str:
         val = f"{ch.mean_val_acc:.2f}" if ch.mean_val_acc is not None else "—"
         test = f"{ch.mean_test_acc:.2f}" if ch.mean_test_acc > -1 else "—"
         trained = ("yes" if c.trained else "not yet (grid not finished)" if not c.complete
-                   else f"**no** (chance {c.chance:.0f}%): did not train at this budget")
+                   else f"**no** (chance {c.chance:.0f}%): {UNTRAINED}")
         done = sum(v["completed"] for v in ch.candidates.values())
         rows.append(f"| {c.experiment} | {c.setting} | {c.label} | {done} of {c.planned} | "
                     f"{ch.lr:g} | {ch.wd:g} | {ch.criterion} | {val} | {test} | {trained} |")

@@ -5,7 +5,8 @@ above convention, higher skewness, higher sparsity, ...) should hold at every sc
 claims is one function registered in `CLAIMS`; an experiment names the sets the paper makes
 about it (`Experiment.claims`). A claim that one setting is above another is judged by the 95%
 Welch interval of the difference over seeds (`swapbn.intervals`): "holds", "opposite" or "not
-resolved"; "n/a" when the runs needed are missing.
+resolved"; "n/a" when the runs needed are missing, and "did not train at this budget" when a side
+never left chance (`report.aggregate`): such a setting supports or refutes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from scipy import stats
 
 from ..activations import ACTIVATIONS
 from ..experiments import find_experiment
-from ..intervals import HOLDS, MISSING, Difference, verdict_of, welch
+from ..intervals import HOLDS, MISSING, UNTRAINED, Difference, verdict_of, welch
 from .aggregate import Group, selected
 from .published import published_value
 
@@ -34,13 +35,13 @@ class Check:
     claim: str
     paper: str
     here: str
-    verdict: str  # holds | opposite | not resolved | n/a (swapbn.intervals)
+    verdict: str  # holds | opposite | not resolved | n/a (swapbn.intervals) | UNTRAINED
     difference: Difference | None = None  # first minus second over seeds, with its interval
 
     @property
     def holds(self) -> bool | None:
         """True when resolved in the claimed direction, None when not judged."""
-        return None if self.verdict == MISSING else self.verdict == HOLDS
+        return None if self.verdict in (MISSING, UNTRAINED) else self.verdict == HOLDS
 
     @property
     def interval(self) -> str:
@@ -74,11 +75,16 @@ def claimable(groups: list[Group]) -> list[Group]:
 
 
 def find(groups: list[Group], **keys) -> Group | None:
-    """The claimable group with these keys."""
-    for g in claimable(groups):
-        if all(g.keys.get(k) == v for k, v in keys.items()):
-            return g
-    return None
+    """The claimable group with these keys; else the selected one that did not train (a claim
+    on it reads UNTRAINED, `greater`); else None."""
+    matches = [g for g in selected(groups) if not g.runs[0].tags.get("stand_in")
+               and all(g.keys.get(k) == v for k, v in keys.items())]
+    return next((g for g in matches if g.trained), matches[0] if matches else None)
+
+
+def untrained(*groups: Group | None) -> bool:
+    """Whether a side of a claim did not train at its budget."""
+    return any(g is not None and not g.trained for g in groups)
 
 
 def _mean(g: Group | None, metric: str) -> float | None:
@@ -91,9 +97,11 @@ def greater(a: Group | None, b: Group | None, metric: str, claim: str,
     va, vb = _mean(a, metric), _mean(b, metric)
     paper_text = (f"{_fmt(paper[0], digits)} vs {_fmt(paper[1], digits)}"
                   if None not in paper else "expected")
+    here = f"{_fmt(va, digits)} vs {_fmt(vb, digits)}"
+    if untrained(a, b):
+        return Check(claim, paper_text, here, UNTRAINED)
     diff = welch(_values(a, metric), _values(b, metric))
-    return Check(claim, paper_text, f"{_fmt(va, digits)} vs {_fmt(vb, digits)}", diff.verdict,
-                 diff)
+    return Check(claim, paper_text, here, diff.verdict, diff)
 
 
 def _values(g: Group | None, metric: str) -> list[float | None]:
@@ -160,8 +168,9 @@ def _orders_per_activation(groups: list[Group]) -> list[Check]:
         diff = welch(_values(swap, "avg_skewness"), _values(conv, "avg_skewness"))
         checks.append(Check(f"{act}: swap - convention avg skewness > 0",
                             "expected" if delta is None else f"{delta:+.3g}",
-                            "—" if diff.diff is None else f"{diff.diff:+.3g}", diff.verdict,
-                            diff))
+                            "—" if diff.diff is None else f"{diff.diff:+.3g}",
+                            UNTRAINED if untrained(swap, conv) else diff.verdict,
+                            None if untrained(swap, conv) else diff))
     return checks
 
 
