@@ -196,12 +196,17 @@ def test_report_defaults_to_dir_report_and_misses_become_na(tmp_path):
 
 def test_a_claim_on_a_setting_at_chance_reads_did_not_train(tmp_path, capsys):
     """No BN at chance (10 % and 12 % of 1,000 test images: p > 0.001 for ten classes) did not
-    train at this budget: its claims are neither support nor refutation, whatever the means."""
+    train at this budget: its claims are neither support nor refutation, whatever the means.
+    A labelled stand-in that trains (a shallower no-BN model) is named so and stays out of them."""
     base = {"arch": "vgg16", "act": "tanh"}
     for fake in (Fake("nobn", "convention", {"order": "convention"},
                       {**base, "order": "convention"}, 60.0, 0.4, 0.5, 0.6),
                  Fake("nobn", "nobn", {"order": "nobn"}, {**base, "order": "nobn"},
-                      10.0, 0.1, 0.9, 0.5)):
+                      10.0, 0.1, 0.9, 0.5),
+                 Fake("nobn", "vgg16_11/nobn", {"order": "nobn", "arch": "vgg16_11",
+                                                "stand_in": "true"},
+                      {**base, "arch": "vgg16_11", "order": "nobn", "lr": 0.01, "wd": 5e-3},
+                      40.0, 0.2, 2.0, 0.5)):
         for seed in SEEDS:
             write_run(tmp_path, fake, seed)
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
@@ -212,6 +217,10 @@ def test_a_claim_on_a_setting_at_chance_reads_did_not_train(tmp_path, capsys):
         assert r["verdict"] == "did not train at this budget" and r["difference"] == ""
     assert "holds 0/0 (0 opposite, 0 not resolved, 2 on a setting that did not train at this " \
         "budget)" in capsys.readouterr().out
+    page = (tmp_path / "out" / "README.md").read_text()
+    assert "*vgg16_11/nobn* is a labelled stand-in, not in the paper: the shallower vgg16_11 " \
+        "beside the paper's model, at the recipe its setting takes (lr 0.01, wd 0.005)" in page
+    assert "Did not train at this budget (no seed above chance): nobn." in page
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):

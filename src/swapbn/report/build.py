@@ -161,6 +161,7 @@ def render_readme(root: Path, page: Path, runs: list[Run], sections: list[Sectio
         if untrained:
             lines += [f"Did not train at this budget (no seed above chance): "
                       f"{', '.join(untrained)}.", ""]
+        lines += [stand_in_note(g) for g in selected(sec.groups) if g.runs[0].tags.get("stand_in")]
         grid_table = markdown_grid(sec.groups)
         if grid_table:
             lines += ["Grid selection (best mean accuracy over seeds, on the validation split "
@@ -210,6 +211,14 @@ def scale_check_section(sections: list[Section]) -> list[str]:
 
 def _link(path: Path, page: Path) -> str:
     return os.path.relpath(path, page.parent).replace(os.sep, "/")
+
+
+def stand_in_note(g: Group) -> str:
+    """The line that labels a stand-in row: a model the paper did not run, in the place of one
+    that cannot be run at this budget (experiments/scales.py); it enters no claim."""
+    return (f"*{g.variant}* is a labelled stand-in, not in the paper: the shallower "
+            f"{g.keys.get('arch')} beside the paper's model, at the recipe its setting takes "
+            f"(lr {g.lr:g}, wd {g.wd:g}); it enters no claim.\n")
 
 
 def recipes_section(grid: list[Run]) -> list[str]:
