@@ -23,7 +23,7 @@ from faults_files import animated_gif, bmp_bomb, jpeg_bomb, png_bomb
 from swapbn import cli
 from swapbn.atomic import write_bytes
 from swapbn.data import load_dataset
-from swapbn.errors import RecordError, RunBusy, UsageError
+from swapbn.errors import Interrupted, RecordError, RunBusy, UsageError
 from swapbn.experiments import check_existing, plan
 from swapbn.experiments.runner import SweepOptions, run_sweep, summary
 from swapbn.experiments.scales import get_scale
@@ -204,6 +204,41 @@ def test_stale_temporaries_are_removed_when_a_run_starts_or_resumes(run_copy) ->
     assert train_cli(run_copy, "--resume") == 0  # finished: returns the recorded result
     assert not [n for n in names if (run_copy / n).exists()]
     assert (run_copy / "notes.txt").exists()
+
+
+@pytest.mark.parametrize("where", ["in_creation", "after_creation", "in_write"])
+def test_an_interrupt_anywhere_in_a_write_leaves_no_temporary(tmp_path, monkeypatch,
+                                                              where) -> None:
+    """SIGTERM is raised as Interrupted between any two bytecodes of a run's main thread; one
+    landing while a record is written leaves the old record and no temporary file beside it."""
+    import swapbn.atomic as atomic
+
+    target = tmp_path / METRICS
+    target.write_text("old\n")
+    real_open, real_close = os.open, os.close
+
+    def open_then_interrupt(*args, **kwargs):  # the file exists, its descriptor is lost
+        real_open(*args, **kwargs)
+        raise Interrupted(15)
+
+    def close_then_interrupt(fd):  # created and closed, before the write begins
+        real_close(fd)
+        raise Interrupted(15)
+
+    def interrupted_write(tmp):
+        tmp.write_text("half")
+        raise Interrupted(15)
+
+    if where == "in_creation":
+        monkeypatch.setattr(atomic.os, "open", open_then_interrupt)
+    elif where == "after_creation":
+        monkeypatch.setattr(atomic.os, "close", close_then_interrupt)
+    with pytest.raises(Interrupted):
+        atomic.atomic_write(target, interrupted_write if where == "in_write"
+                            else lambda tmp: tmp.write_text("new\n"))
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [METRICS]
+    assert target.read_text() == "old\n"
 
 
 # -- sweeps and data files --------------------------------------------------------------------

@@ -17,11 +17,12 @@ names (`--out`, `--tensorboard DIR`) may themselves be links (docs/faults.md).
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def _umask() -> int:
     return mask
 
 
-FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone gives 0600
+FILE_MODE = 0o666 & ~_umask()  # what open() would give; the temporary file starts at 0600
 
 
 def refuse_link(path: str | os.PathLike) -> Path:
@@ -57,23 +58,47 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     """
     path = refuse_link(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp",
-                               dir=path.parent)
-    os.close(fd)
+    tmp: Path | None = None
     try:
-        write(Path(tmp))
+        tmp = _create_temporary(path)
+        write(tmp)
         os.chmod(tmp, FILE_MODE)
         refuse_link(path)
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        _remove(tmp)
         if exc.filename is None and exc.errno is not None:  # write() names no file
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _remove(tmp)
         raise
     return path
+
+
+def _remove(tmp: Path | None) -> None:
+    if tmp is not None:
+        tmp.unlink(missing_ok=True)
+
+
+def _create_temporary(path: Path) -> Path:
+    """An empty new file `.<stem>.<random><suffix>` beside path, created exclusively.
+
+    Unlike tempfile.mkstemp, the name is chosen before the file exists and the file is
+    removed if anything is raised once it may exist: SIGTERM, raised as Interrupted between any
+    two bytecodes (training/signals.py), could otherwise land after mkstemp created the file
+    and before its name was known, and leave the file behind."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.stem}.{secrets.token_hex(4)}{path.suffix or '.tmp'}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
