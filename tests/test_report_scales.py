@@ -66,8 +66,12 @@ def test_grid_runs_choose_and_scales_are_checked_against_the_cpu_scale(tmp_path)
     # three sections, and the two variants' checks against cpu
     assert text.count("| tanh: swap test acc > convention |") == 5
     # the bf16 variant moved the means by 0.5 (< 2 x sqrt(2)): no conclusion changed
-    assert "cpu-bf16 does not change a conclusion of table2 here." in text
-    assert "cpu-shared changes a conclusion of table2 here." in text
+    assert ("cpu-bf16 does not change a conclusion of table2 here: 0 of 2 claims come out "
+            "otherwise, and 0 of 8 means moved by more than 2 standard deviations of cpu's "
+            "seeds.") in text
+    # 10 points down on both orders: the accuracy means moved, the claims' differences did not
+    assert ("cpu-shared changes a conclusion of table2 here: 0 of 2 claims come out otherwise, "
+            "and 2 of 8 means moved by more than 2 standard deviations of cpu's seeds.") in text
     # the difference's interval is Welch's, from scipy on the two seeds per side
     conv = np.array([60.0, 60.0 + ACC_STEP])
     ci = stats.ttest_ind(conv + 0.5, conv, equal_var=False).confidence_interval(0.95)

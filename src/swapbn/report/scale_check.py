@@ -45,7 +45,7 @@ def markdown_scale_check(experiment: str, ref: list[Group], other: list[Group],
     """The comparison's lines, ending with whether the variant changed a conclusion."""
     rows = [f"| setting | metric | {reference} | {scale} | {scale} − {reference} "
             f"[95% interval] | moved > {MOVE_SDS:g} sd |", "|---|---|---|---|---|---|"]
-    changed = False
+    moves: list[bool] = []  # per compared mean: moved by more than MOVE_SDS?
     theirs = {g.variant: g for g in selected(other)}
     for g in selected(ref):
         h = theirs.get(g.variant)
@@ -57,7 +57,8 @@ def markdown_scale_check(experiment: str, ref: list[Group], other: list[Group],
                 continue
             d = welch(h.values(metric), g.values(metric))
             m = moved(g, h, metric)
-            changed |= bool(m)
+            if m is not None:
+                moves.append(m)
             rows.append(f"| {g.variant} | {label} | {a.text(digits)} | {b.text(digits)} | "
                         f"{d.interval_text()} | {'—' if m is None else 'yes' if m else 'no'} |")
     theirs_checks = {o.claim: o for o in other_checks}
@@ -65,12 +66,15 @@ def markdown_scale_check(experiment: str, ref: list[Group], other: list[Group],
     verdicts = [f"| {c.claim} | {c.interval or '—'} {c.verdict} | {o.interval or '—'} "
                 f"{o.verdict} | {'**yes**' if changed_verdict(c, o) else 'no'} |"
                 for c, o in pairs]
-    changed |= any(changed_verdict(c, o) for c, o in pairs)
+    otherwise = sum(changed_verdict(c, o) for c, o in pairs)
     lines = [f"### {experiment}: {scale} against {reference}", "", *rows, ""]
     if verdicts:
         lines += [f"| paper's claim | {reference} | {scale} | comes out otherwise |",
                   "|---|---|---|---|", *verdicts, ""]
+    changed = bool(otherwise) or any(moves)
     lines += [f"{scale} {'changes' if changed else 'does not change'} a conclusion of "
-              f"{experiment} here.", ""]
+              f"{experiment} here: {otherwise} of {len(pairs)} claims come out otherwise, and "
+              f"{sum(moves)} of {len(moves)} means moved by more than {MOVE_SDS:g} standard "
+              f"deviations of {reference}'s seeds.", ""]
     return lines
 
