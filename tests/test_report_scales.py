@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +67,13 @@ def test_grid_runs_choose_and_scales_are_checked_against_the_cpu_scale(tmp_path)
     # three sections, and the two variants' checks against cpu
     assert text.count("| tanh: swap test acc > convention |") == 5
     # the bf16 variant moved the means by 0.5 (< 2 x sqrt(2)): no conclusion changed
-    assert ("cpu-bf16 does not change a conclusion of table2 here: 0 of 2 claims come out "
-            "otherwise, and 0 of 8 means moved by more than 2 standard deviations of cpu's "
+    assert ("cpu-bf16 does not change a conclusion of table2 here: 0 of 2 claims judged come "
+            "out otherwise, and 0 of 8 means moved by more than 2 standard deviations of cpu's "
             "seeds.") in text
     # 10 points down on both orders: the accuracy means moved, the claims' differences did not
-    assert ("cpu-shared changes a conclusion of table2 here: 0 of 2 claims come out otherwise, "
-            "and 2 of 8 means moved by more than 2 standard deviations of cpu's seeds.") in text
+    assert ("cpu-shared changes a conclusion of table2 here: 0 of 2 claims judged come out "
+            "otherwise, and 2 of 8 means moved by more than 2 standard deviations of cpu's "
+            "seeds.") in text
     # the difference's interval is Welch's, from scipy on the two seeds per side
     conv = np.array([60.0, 60.0 + ACC_STEP])
     ci = stats.ttest_ind(conv + 0.5, conv, equal_var=False).confidence_interval(0.95)
@@ -98,6 +100,24 @@ def test_the_page_links_its_files_from_where_it_lies(tmp_path, out):
     for f in sections[0].files:
         link = f.relative_to(page.parent).as_posix()
         assert f"]({link})" in text
+
+
+def test_a_variant_with_one_order_run_so_far_has_changed_nothing_yet(tmp_path):
+    """Only the convention side of the variant has run: its claims cannot be judged yet, so
+    they neither count as coming out otherwise nor let the page say the variant changes
+    nothing."""
+    table2_at(tmp_path, "cpu")
+    table2_at(tmp_path / "partial", "cpu-bf16", shift=0.5)
+    for run in (tmp_path / "partial" / "cpu-bf16").iterdir():
+        if "swap" in run.name:
+            shutil.rmtree(run)
+    page, _ = build_report(tmp_path, tmp_path / "page.md")
+    text = page.read_text()
+    assert "| tanh: swap test acc > convention | +6 [" in text
+    assert "| — n/a | — (not judged yet) |" in text
+    assert ("cpu-bf16 has not changed a conclusion of table2 here: 0 of 0 claims judged come "
+            "out otherwise (2 not judged yet), and 0 of 4 means moved by more than 2 standard "
+            "deviations of cpu's seeds.") in text
 
 
 def test_one_scale_alone_is_not_checked_against_itself(tmp_path):

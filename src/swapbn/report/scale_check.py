@@ -18,6 +18,7 @@ from .directions import Check
 METRICS = (("test_acc", "test acc (%)", 2), ("avg_skewness", "avg skewness", 3),
            ("avg_sparsity", "avg sparsity", 3), ("avg_saturation", "avg saturation", 3))
 MOVE_SDS = 2.0  # a mean moved by more than this many reference standard deviations
+OTHERWISE = {True: "**yes**", False: "no", None: "— (not judged yet)"}
 
 
 def moved(ref: Group, other: Group, metric: str) -> bool | None:
@@ -29,9 +30,12 @@ def moved(ref: Group, other: Group, metric: str) -> bool | None:
     return abs(b.mean - a.mean) > MOVE_SDS * a.std
 
 
-def changed_verdict(ref: Check, other: Check) -> bool:
+def changed_verdict(ref: Check, other: Check) -> bool | None:
     """Whether the variant's claim comes out otherwise: its verdict, or, where a side ran a
-    single seed (no interval, so nothing resolves), the sign of the difference."""
+    single seed (no interval, so nothing resolves), the sign of the difference. None while
+    either cannot judge it (a side not run yet, or at chance)."""
+    if ref.holds is None or other.holds is None:
+        return None
     a, b = ref.difference, other.difference
     one_seed = b is not None and min(b.n_a, b.n_b) < 2
     if one_seed and a is not None and a.diff is not None and b.diff is not None:
@@ -63,18 +67,22 @@ def markdown_scale_check(experiment: str, ref: list[Group], other: list[Group],
                         f"{d.interval_text()} | {'—' if m is None else 'yes' if m else 'no'} |")
     theirs_checks = {o.claim: o for o in other_checks}
     pairs = [(c, theirs_checks[c.claim]) for c in ref_checks if c.claim in theirs_checks]
+    judged = {c.claim: changed_verdict(c, o) for c, o in pairs}
     verdicts = [f"| {c.claim} | {c.interval or '—'} {c.verdict} | {o.interval or '—'} "
-                f"{o.verdict} | {'**yes**' if changed_verdict(c, o) else 'no'} |"
-                for c, o in pairs]
-    otherwise = sum(changed_verdict(c, o) for c, o in pairs)
+                f"{o.verdict} | {OTHERWISE[judged[c.claim]]} |" for c, o in pairs]
+    otherwise = sum(bool(v) for v in judged.values())
+    compared = sum(v is not None for v in judged.values())
     lines = [f"### {experiment}: {scale} against {reference}", "", *rows, ""]
     if verdicts:
         lines += [f"| paper's claim | {reference} | {scale} | comes out otherwise |",
                   "|---|---|---|---|", *verdicts, ""]
     changed = bool(otherwise) or any(moves)
-    lines += [f"{scale} {'changes' if changed else 'does not change'} a conclusion of "
-              f"{experiment} here: {otherwise} of {len(pairs)} claims come out otherwise, and "
-              f"{sum(moves)} of {len(moves)} means moved by more than {MOVE_SDS:g} standard "
-              f"deviations of {reference}'s seeds.", ""]
+    waiting = len(pairs) - compared  # claims a side cannot judge yet
+    verb = "changes" if changed else "has not changed" if waiting else "does not change"
+    lines += [f"{scale} {verb} a conclusion of {experiment} here: {otherwise} of {compared} "
+              f"claims judged come out otherwise"
+              + (f" ({waiting} not judged yet)" if waiting else "")
+              + f", and {sum(moves)} of {len(moves)} means moved by more than {MOVE_SDS:g} "
+              f"standard deviations of {reference}'s seeds.", ""]
     return lines
 
