@@ -68,6 +68,12 @@ class Group:
         return self.runs[0].scale
 
     @property
+    def stand_in(self) -> bool:
+        """A labelled stand-in (experiments/scales.py): shown beside the paper's model, never
+        part of a claim."""
+        return bool(self.runs[0].tags.get("stand_in"))
+
+    @property
     def lr(self):
         return self.runs[0].config.get("lr")
 

@@ -161,7 +161,7 @@ def render_readme(root: Path, page: Path, runs: list[Run], sections: list[Sectio
         if untrained:
             lines += [f"Did not train at this budget (no seed above chance): "
                       f"{', '.join(untrained)}.", ""]
-        lines += [stand_in_note(g) for g in selected(sec.groups) if g.runs[0].tags.get("stand_in")]
+        lines += [stand_in_note(g) for g in selected(sec.groups) if g.stand_in]
         grid_table = markdown_grid(sec.groups)
         if grid_table:
             lines += ["Grid selection (best mean accuracy over seeds, on the validation split "

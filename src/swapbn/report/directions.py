@@ -71,13 +71,13 @@ def _fmt(v: float | None, digits: int = 3) -> str:
 def claimable(groups: list[Group]) -> list[Group]:
     """The groups a claim may use: selected by the grid, trained above chance (a setting that
     did not train at its budget supports nothing), and not a labelled stand-in."""
-    return [g for g in selected(groups) if g.trained and not g.runs[0].tags.get("stand_in")]
+    return [g for g in selected(groups) if g.trained and not g.stand_in]
 
 
 def find(groups: list[Group], **keys) -> Group | None:
     """The claimable group with these keys; else the selected one that did not train (a claim
     on it reads UNTRAINED, `greater`); else None."""
-    matches = [g for g in selected(groups) if not g.runs[0].tags.get("stand_in")
+    matches = [g for g in selected(groups) if not g.stand_in
                and all(g.keys.get(k) == v for k, v in keys.items())]
     return next((g for g in matches if g.trained), matches[0] if matches else None)
 
@@ -166,11 +166,12 @@ def _orders_per_activation(groups: list[Group]) -> list[Check]:
              published_value("test_acc", **keys, order="convention"))))
         delta = published_value("delta_avg_skewness", **keys)
         diff = welch(_values(swap, "avg_skewness"), _values(conv, "avg_skewness"))
+        at_chance = untrained(swap, conv)
         checks.append(Check(f"{act}: swap - convention avg skewness > 0",
                             "expected" if delta is None else f"{delta:+.3g}",
                             "—" if diff.diff is None else f"{diff.diff:+.3g}",
-                            UNTRAINED if untrained(swap, conv) else diff.verdict,
-                            None if untrained(swap, conv) else diff))
+                            UNTRAINED if at_chance else diff.verdict,
+                            None if at_chance else diff))
     return checks
 
 
