@@ -219,7 +219,7 @@ def test_a_claim_on_a_setting_at_chance_reads_did_not_train(tmp_path, capsys):
         "budget)" in capsys.readouterr().out
     page = (tmp_path / "out" / "README.md").read_text()
     assert "*vgg16_11/nobn* is a labelled stand-in, not in the paper: the shallower vgg16_11 " \
-        "beside the paper's model, at the recipe its setting takes (lr 0.01, wd 0.005)" in page
+        "beside the paper's model, at the recipe its setting takes (lr 0.01, wd 0.005;" in page
     assert "Did not train at this budget (no seed above chance): nobn." in page
 
 

@@ -130,8 +130,12 @@ def test_no_bn_at_chance_did_not_train_and_writes_no_recipe(tmp_path, capsys):
     for i, point in enumerate(grid_points("cifar10")[:6]):  # no BN's grid ends at chance
         run(f"n{i + 3}", "nobn", point["lr"], point["wd"], 9.9)
     assert main(["recipes", str(tmp_path / "grid")]) == 0
-    assert "| 8 of 8 | 0.01 | 0.0001 | val | 10.10 | 10.10 | **no** (chance 10%): did not train " \
-           "at this budget |" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    # no best point at chance; its comparisons take the convention's recipe, and say so
+    assert "| 8 of 8 | — | — | val | 10.10 | 10.10 | **no** (chance 10%): did not train at " \
+           "this budget | lr 0.01, wd 0.0001 (nobn convention's choice) |" in text
+    assert "| 8 of 8 | 0.01 | 0.0001 | val | 60.00 | 60.00 | yes | lr 0.01, wd 0.0001 (this " \
+           "choice) |" in text
     table = json.loads(out.read_text())["recipes"]
     assert table == {"vgg16/bounded/convention": {
         "lr": 0.01, "wd": 1e-4, "criterion": "val", "val_acc": 60.0,

@@ -147,17 +147,33 @@ def write_recipes(path: str | Path, table: dict) -> Path:
 
 
 def markdown_choices(chosen: list[Chosen]) -> str:
-    """One row per setting: its choice, the accuracy that chose it, whether it trained."""
+    """One row per setting: its grid's best point, the accuracy that chose it, whether it
+    trained, and the recipe its comparisons run at, which for no BN and NWDBN is the
+    convention's, not their own grid's best."""
+    taken = recipe_table(chosen, "")["recipes"]
     rows = ["| experiment | setting | model / activation / order | grid points run | lr | wd | "
-            "chosen on | val acc (%) | test acc (%) | trained above chance |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "chosen on | val acc (%) | test acc (%) | trained above chance | comparisons run at |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in chosen:
         ch = c.choice
         val = f"{ch.mean_val_acc:.2f}" if ch.mean_val_acc is not None else "—"
         test = f"{ch.mean_test_acc:.2f}" if ch.mean_test_acc > -1 else "—"
         trained = ("yes" if c.trained else "not yet (grid not finished)" if not c.complete
                    else f"**no** (chance {c.chance:.0f}%): {UNTRAINED}")
+        # a grid that ended at chance has no best point, only a tie among guesses
+        lr, wd = ("—", "—") if c.complete and not c.trained else (f"{ch.lr:g}", f"{ch.wd:g}")
         done = sum(v["completed"] for v in ch.candidates.values())
         rows.append(f"| {c.experiment} | {c.setting} | {c.label} | {done} of {c.planned} | "
-                    f"{ch.lr:g} | {ch.wd:g} | {ch.criterion} | {val} | {test} | {trained} |")
+                    f"{lr} | {wd} | {ch.criterion} | {val} | {test} | {trained} | "
+                    f"{_runs_at(c, taken)} |")
     return "\n".join(rows)
+
+
+def _runs_at(c: Chosen, taken: dict[str, dict]) -> str:
+    """The recipe a setting's comparisons take (recipe_key), and whose choice it is."""
+    entry = taken.get(recipe_key(c.arch, c.act, c.order))
+    if entry is None:
+        return "— (no recipe chosen yet)"
+    whose = ("this choice" if entry["chosen_from"] == f"{c.experiment} {c.setting}"
+             else f"{entry['chosen_from']}'s choice")
+    return f"lr {entry['lr']:g}, wd {entry['wd']:g} ({whose})"

@@ -218,7 +218,8 @@ def stand_in_note(g: Group) -> str:
     that cannot be run at this budget (experiments/scales.py); it enters no claim."""
     return (f"*{g.variant}* is a labelled stand-in, not in the paper: the shallower "
             f"{g.keys.get('arch')} beside the paper's model, at the recipe its setting takes "
-            f"(lr {g.lr:g}, wd {g.wd:g}); it enters no claim.\n")
+            f"(lr {g.lr:g}, wd {g.wd:g}; where its own grid ran, the recipes table gives that "
+            "grid's best beside it); it enters no claim.\n")
 
 
 def recipes_section(grid: list[Run]) -> list[str]:
@@ -236,10 +237,12 @@ def recipes_section(grid: list[Run]) -> list[str]:
     return ["## Recipes: the paper's grid at this budget", "",
             "Each setting's lr and wd, chosen as the paper chose them (appendix A.1) from lr "
             "{0.1, 0.01} x wd {5e-3, 1e-3, 5e-4, 1e-4}, but with one seed per point "
-            f"(seeds {', '.join(map(str, seeds))}; the paper averaged three) and by final "
+            f"({'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}; the "
+            "paper averaged three) and by final "
             "accuracy on the validation split held out of the training images, never the test "
             "split. LeCun Tanh and Softsign take Tanh's choice, NWDBN and no BN the "
-            "convention's, as in the paper; no BN's own grid tells whether it trains at all. "
+            "convention's, as in the paper; no BN's own grid tells whether it trains at all, "
+            "and the last column gives the recipe each setting's comparisons run at. "
             "`swapbn recipes` makes this choice and writes the recipe table.", "",
             markdown_choices(chosen), "", "Every grid point:", "", *rows, ""]
 
