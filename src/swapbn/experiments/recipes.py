@@ -51,6 +51,11 @@ class Chosen:
         return recipe_key(self.arch, self.act, self.order)
 
     @property
+    def source(self) -> str:
+        """How a recipe file names the grid that chose it ("chosen_from")."""
+        return f"{self.experiment} {self.setting}"
+
+    @property
     def label(self) -> str:
         return f"{self.arch}/{activation_family(self.act)}/{self.order}"
 
@@ -136,7 +141,7 @@ def recipe_table(chosen: list[Chosen], about: str) -> dict:
         if c.key and c.trained and c.complete and c.key not in recipes:
             recipes[c.key] = {"lr": c.choice.lr, "wd": c.choice.wd,
                               "criterion": c.choice.criterion, "val_acc": c.choice.mean_val_acc,
-                              "chosen_from": f"{c.experiment} {c.setting}"}
+                              "chosen_from": c.source}
     return {"about": about, "recipes": dict(sorted(recipes.items()))}
 
 
@@ -174,6 +179,6 @@ def _runs_at(c: Chosen, taken: dict[str, dict]) -> str:
     entry = taken.get(recipe_key(c.arch, c.act, c.order))
     if entry is None:
         return "— (no recipe chosen yet)"
-    whose = ("this choice" if entry["chosen_from"] == f"{c.experiment} {c.setting}"
+    whose = ("this choice" if entry["chosen_from"] == c.source
              else f"{entry['chosen_from']}'s choice")
     return f"lr {entry['lr']:g}, wd {entry['wd']:g} ({whose})"
