@@ -58,3 +58,23 @@ def test_an_unreadable_gpu_figure_counts_as_not_measured(tmp_path, text):
     path = tmp_path / "gpu_speed.json"
     path.write_text(text)
     assert gpu_reference(path) is None
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_a_bf16_run_is_timed_at_the_speed_measured_for_its_cpu(monkeypatch, capsys, native):
+    """Where the CPU emulates bf16 a bf16 run is slower than float32 by the measured factor;
+    where bf16 is native it is timed as float32, the one speed measured (no guessed speed-up)."""
+    from swapbn.commands import experiments as command
+    from swapbn.training import config as training_config
+    monkeypatch.setattr(training_config, "native_cpu_bf16", lambda: native)
+    monkeypatch.setattr(command, "native_cpu_bf16", lambda: native)
+    config = {"dataset": "cifar10", "arch": "vgg16_11", "width": 0.25, "epochs": 10,
+              "train_subset": 20_000}
+    float32 = run_seconds({**config, "precision": "float32"}, "cpu") - OVERHEAD_S["cpu"]
+    bf16 = run_seconds({**config, "precision": "bf16"}, "cpu") - OVERHEAD_S["cpu"]
+    work = 10 * (20_000 + 10_000 / TRAIN_COST) / estimates.REFERENCE["train_images_per_s"]
+    assert float32 == pytest.approx(work)
+    assert bf16 == pytest.approx(work if native else work / estimates.BF16_EMULATED)
+    assert main(["experiments"]) == 0
+    out = capsys.readouterr().out
+    assert ("this CPU emulates bf16" in out) is not native

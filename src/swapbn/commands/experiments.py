@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 
 from ..experiments import EXPERIMENTS, SCALES, plan
-from ..experiments.estimates import gpu_macs_per_second, gpu_reference, human, run_seconds
+from ..experiments.estimates import (
+    BF16_EMULATED,
+    gpu_macs_per_second,
+    gpu_reference,
+    human,
+    run_seconds,
+)
 from ..experiments.runner import resolve
+from ..training.fast import native_cpu_bf16
 
 HELP = "list the paper's experiments with their runs and estimated time per scale"
 
@@ -32,8 +39,11 @@ def run(args: argparse.Namespace) -> int:
     print()
     for s, scale in SCALES.items():
         print(f"{s}: {scale.about}")
-    print("Times are estimates for this machine, one run at a time on 2 CPU cores, from one "
-          "training speed measured here (CPU) scaled by each model's multiply-accumulates.")
+    print("Times are estimates for this machine, one run at a time on one CPU thread, from one "
+          "training speed measured here (CPU) scaled by each model's multiply-accumulates"
+          + ("." if native_cpu_bf16() else
+             f"; this CPU emulates bf16, so a bf16 run is timed at {BF16_EMULATED:g}x of "
+             "float32, as measured on such a CPU."))
     print(gpu_line(args.grid))
     return 0
 

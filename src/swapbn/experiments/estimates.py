@@ -3,7 +3,9 @@
 The cost of a model is its multiply-accumulates per image, counted from its layer shapes. The
 CPU speed is one measurement on the development machine (2 CPU cores, one thread per run); the
 GPU speed is the fastest variant `benchmarks/gpu_check.sh` measured, when its gpu_speed.json is
-stored beside this module, and otherwise there is no GPU estimate (no guessed factor).
+stored beside this module, and otherwise there is no GPU estimate (no guessed factor). A bf16
+run on a CPU that only emulates bf16 is timed at the speed measured for that too; on a CPU with
+native bf16 it is timed as float32, the one speed measured here.
 Estimates for other models assume the same multiply-accumulates per second, which flatters
 tiny models and large images alike -- they are estimates, not promises.
 """
@@ -19,6 +21,7 @@ import torch
 from torch import nn
 
 from ..models import build_model
+from ..training.config import resolve_precision
 
 # (train images, test images, image size, classes) of every data set.
 DATASET_SIZES: dict[str, tuple[int, int, int, int]] = {
@@ -32,6 +35,10 @@ DATASET_SIZES: dict[str, tuple[int, int, int, int]] = {
 # Measured here: vgg16_11, width 0.25, 32x32 CIFAR-10 images, batch 128, one CPU thread per
 # run while the machine was shared: training images per second (forward + backward + step).
 REFERENCE = {"arch": "vgg16_11", "width": 0.25, "image_size": 32, "train_images_per_s": 450.0}
+# bf16 autocast against float32 on the same CPU that emulates bf16 (AVX2 only): training images/s
+# per thread in results/cpu's table2 Tanh runs, 50-58 in bf16 against 420-560 in float32
+# (2026-12-06; benchmarks/training_step.py measured 0.08x for the training step alone).
+BF16_EMULATED = 0.11
 # A backward pass costs about twice the forward one; evaluation is a forward pass only.
 TRAIN_COST = 3.0
 # Seconds per run outside the epochs: start-up, data loading, final measurement.
@@ -85,13 +92,19 @@ def macs_per_second() -> float:
 
 def run_seconds(config: dict, scale: str, speed: float | None = None) -> float:
     """Estimated seconds of one resolved run config at `speed` multiply-accumulates per second
-    (default: the CPU measured here)."""
+    (default: the CPU measured here, slowed by BF16_EMULATED for a bf16 run where this CPU
+    emulates bf16, i.e. where `--precision auto` would not choose it)."""
+    if speed is None:
+        speed = macs_per_second()
+        precision = config.get("precision", "float32")
+        if precision == "bf16" and resolve_precision("auto", "cpu") != "bf16":
+            speed *= BF16_EMULATED
     train_n, test_n, size, classes = DATASET_SIZES.get(config["dataset"], (50_000, 10_000, 32, 10))
     if config.get("train_subset"):
         train_n = min(train_n, int(config["train_subset"]))
     per_image = macs(config["arch"], float(config["width"]), size, classes)
     work = config["epochs"] * per_image * (TRAIN_COST * train_n + test_n)
-    return OVERHEAD_S.get(scale, 30.0) + work / (speed or macs_per_second())
+    return OVERHEAD_S.get(scale, 30.0) + work / speed
 
 
 GPU_SPEED = Path(__file__).with_name("gpu_speed.json")
