@@ -119,7 +119,18 @@ def test_no_bn_at_chance_did_not_train_and_writes_no_recipe(tmp_path, capsys):
     for i, point in enumerate(grid_points("cifar10")):  # the convention's whole grid
         best = point == {"lr": 0.01, "wd": 1e-4}
         run(f"c{i}", "convention", point["lr"], point["wd"], 60.0 if best else 55.0)
-    run("n1", "nobn", 0.1, 1e-4, 10.0)  # no BN's grid: two points so far, both at chance
+    d = RunDir(tmp_path / "grid" / "n0")  # no BN's grid: its first point still running
+    d.path.mkdir(parents=True)
+    d.write_config({"arch": "vgg16", "act": "tanh", "order": "nobn", "lr": 0.1, "wd": 5e-3,
+                    "seed": 0, "val_images": 5000, "num_classes": 10, "dataset": "cifar10",
+                    "tags": {"experiment": "nobn", "scale": "cpu", "grid": True,
+                             "setting": "nobn", "variant": "nobn/lr=0.1,wd=0.005"}})
+    assert main(["recipes", str(tmp_path / "grid")]) == 0
+    # no finished point, so no best one yet
+    assert "| nobn | nobn | vgg16/bounded/nobn | 0 of 8 | — | — | val | — |" \
+        in capsys.readouterr().out
+    shutil.rmtree(d.path)
+    run("n1", "nobn", 0.1, 1e-4, 10.0)  # two points finished so far, both at chance
     run("n2", "nobn", 0.01, 1e-4, 10.1)
     out = tmp_path / "recipes.json"
     assert main(["recipes", str(tmp_path / "grid"), "--write", str(out)]) == 0

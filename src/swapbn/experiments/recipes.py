@@ -165,9 +165,11 @@ def markdown_choices(chosen: list[Chosen]) -> str:
         test = f"{ch.mean_test_acc:.2f}" if ch.mean_test_acc > -1 else "—"
         trained = ("yes" if c.trained else "not yet (grid not finished)" if not c.complete
                    else f"**no** (chance {c.chance:.0f}%): {UNTRAINED}")
-        # a grid that ended at chance has no best point, only a tie among guesses
-        lr, wd = ("—", "—") if c.complete and not c.trained else (f"{ch.lr:g}", f"{ch.wd:g}")
         done = sum(v["completed"] for v in ch.candidates.values())
+        # a grid that ended at chance has no best point, only a tie among guesses, and one
+        # with no finished point has none yet
+        lr, wd = (("—", "—") if (c.complete and not c.trained) or not done
+                  else (f"{ch.lr:g}", f"{ch.wd:g}"))
         rows.append(f"| {c.experiment} | {c.setting} | {c.label} | {done} of {c.planned} | "
                     f"{lr} | {wd} | {ch.criterion} | {val} | {test} | {trained} | "
                     f"{_runs_at(c, taken)} |")
