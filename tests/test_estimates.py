@@ -65,8 +65,7 @@ def test_a_bf16_run_is_timed_at_the_speed_measured_for_its_cpu(monkeypatch, caps
     """Where the CPU emulates bf16 a bf16 run is slower than float32 by the measured factor;
     where bf16 is native it is timed as float32, the one speed measured (no guessed speed-up)."""
     from swapbn.commands import experiments as command
-    from swapbn.training import config as training_config
-    monkeypatch.setattr(training_config, "native_cpu_bf16", lambda: native)
+    monkeypatch.setattr(estimates, "native_cpu_bf16", lambda: native)
     monkeypatch.setattr(command, "native_cpu_bf16", lambda: native)
     config = {"dataset": "cifar10", "arch": "vgg16_11", "width": 0.25, "epochs": 10,
               "train_subset": 20_000}

@@ -105,7 +105,8 @@ def test_above_chance_is_a_one_sided_binomial_test(accuracy, images, classes):
 def test_no_bn_at_chance_did_not_train_and_writes_no_recipe(tmp_path, capsys):
     from swapbn.rundir import FinalRecord, RunDir
 
-    def run(name, order, lr, wd, val):
+    def run(name, order, lr, wd, val=None):
+        """A grid run; without `val` it is still running (no metrics, no final record)."""
         config = {"arch": "vgg16", "act": "tanh", "order": order, "lr": lr, "wd": wd,
                   "seed": 0, "val_images": 5000, "num_classes": 10, "dataset": "cifar10",
                   "tags": {"experiment": "nobn", "scale": "cpu", "grid": True,
@@ -113,18 +114,15 @@ def test_no_bn_at_chance_did_not_train_and_writes_no_recipe(tmp_path, capsys):
         d = RunDir(tmp_path / "grid" / name)
         d.path.mkdir(parents=True)
         d.write_config(config)
+        if val is None:
+            return d
         d.write_metrics([{"epoch": 1, "test_acc": val}])
         d.write_final(FinalRecord("completed", final_test_acc=val, final_val_acc=val,
                                   epochs_completed=1, stats=STATS))
     for i, point in enumerate(grid_points("cifar10")):  # the convention's whole grid
         best = point == {"lr": 0.01, "wd": 1e-4}
         run(f"c{i}", "convention", point["lr"], point["wd"], 60.0 if best else 55.0)
-    d = RunDir(tmp_path / "grid" / "n0")  # no BN's grid: its first point still running
-    d.path.mkdir(parents=True)
-    d.write_config({"arch": "vgg16", "act": "tanh", "order": "nobn", "lr": 0.1, "wd": 5e-3,
-                    "seed": 0, "val_images": 5000, "num_classes": 10, "dataset": "cifar10",
-                    "tags": {"experiment": "nobn", "scale": "cpu", "grid": True,
-                             "setting": "nobn", "variant": "nobn/lr=0.1,wd=0.005"}})
+    d = run("n0", "nobn", 0.1, 5e-3)  # no BN's grid: its first point still running
     assert main(["recipes", str(tmp_path / "grid")]) == 0
     # no finished point, so no best one yet
     assert "| nobn | nobn | vgg16/bounded/nobn | 0 of 8 | — | — | val | — |" \

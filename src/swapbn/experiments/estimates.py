@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..models import build_model
-from ..training.config import resolve_precision
+from ..training.fast import native_cpu_bf16
 
 # (train images, test images, image size, classes) of every data set.
 DATASET_SIZES: dict[str, tuple[int, int, int, int]] = {
@@ -93,11 +93,10 @@ def macs_per_second() -> float:
 def run_seconds(config: dict, scale: str, speed: float | None = None) -> float:
     """Estimated seconds of one resolved run config at `speed` multiply-accumulates per second
     (default: the CPU measured here, slowed by BF16_EMULATED for a bf16 run where this CPU
-    emulates bf16, i.e. where `--precision auto` would not choose it)."""
+    emulates bf16)."""
     if speed is None:
         speed = macs_per_second()
-        precision = config.get("precision", "float32")
-        if precision == "bf16" and resolve_precision("auto", "cpu") != "bf16":
+        if config.get("precision") == "bf16" and not native_cpu_bf16():
             speed *= BF16_EMULATED
     train_n, test_n, size, classes = DATASET_SIZES.get(config["dataset"], (50_000, 10_000, 32, 10))
     if config.get("train_subset"):
